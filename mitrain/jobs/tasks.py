@@ -1,0 +1,1 @@
+"""Job handlers, one per kind. Each takes ids and is safe to run twice."""
