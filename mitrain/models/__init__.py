@@ -2,7 +2,15 @@
 
 from .base import Base, utcnow
 from .jobs import Job, JobStatus
+from .learning import (Course, Drill, DrillAttempt, Lesson, LessonProgress, Module, QuizAttempt,
+                       Scenario, SkillsCheck)
 from .people import Discipline, LoginAttempt, Team, User, UserRole, trainer_teams
+from .recordings import (CoderTraining, Recording, RecordingStatus, Review, ReviewCode,
+                         ReviewEvent, ReviewStatus, Utterance)
 
-__all__ = ["Base", "utcnow", "Job", "JobStatus", "Discipline", "LoginAttempt", "Team", "User",
-           "UserRole", "trainer_teams"]
+__all__ = [
+    "Base", "utcnow", "Job", "JobStatus", "Discipline", "LoginAttempt", "Team", "User",
+    "UserRole", "trainer_teams", "Course", "Module", "Lesson", "LessonProgress", "QuizAttempt",
+    "Drill", "DrillAttempt", "SkillsCheck", "Scenario", "Recording", "RecordingStatus",
+    "Utterance", "Review", "ReviewCode", "ReviewEvent", "ReviewStatus", "CoderTraining",
+]
