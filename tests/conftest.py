@@ -19,12 +19,20 @@ from mitrain.models import User, UserRole
 from .factories import PASSWORD, make_team, make_user
 
 REPO = Path(__file__).resolve().parent.parent
+# One coder model directory for the whole run: the default coder trains once
+# (on first use) instead of once per test.
+SHARED = {"model_dir": REPO / ".pytest_models"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_model_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    SHARED["model_dir"] = tmp_path_factory.mktemp("models")
 
 
 def build_app(tmp_path: Path, **overrides: Any) -> Flask:
-    """A migrated app in its own instance folder."""
+    """A migrated app in its own instance folder (coder models shared by the run)."""
     config = {"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True,
-              "WTF_CSRF_ENABLED": False, "MODEL_DIR": str(tmp_path / "models")}
+              "WTF_CSRF_ENABLED": False, "MODEL_DIR": str(SHARED["model_dir"])}
     config.update(overrides)
     app = create_app(config)
     upgrade(get_db(app).engine)
