@@ -1,1 +1,3 @@
 """Job handlers, one per kind. Each takes ids and is safe to run twice."""
+
+from . import recording  # noqa: F401

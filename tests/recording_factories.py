@@ -1,0 +1,58 @@
+"""Recordings with stored utterances, for tests that need a coded recording."""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import wave
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from mitrain.models import Recording, RecordingStatus, User, Utterance, utcnow
+
+DIALOGUE = [
+    ("practitioner", "Thanks for seeing me today, Dawn.", "NONE"),
+    ("practitioner", "How have the mornings been this week?", "Q_OPEN"),
+    ("client", "Lily won't get up and I can't drag her out of bed.", "SUSTAIN"),
+    ("practitioner", "You're worn out with fighting her every morning.", "CR"),
+    ("client", "I do want her in school though.", "CHANGE"),
+    ("practitioner", "Did she go in on Monday?", "Q_CLOSED"),
+    ("client", "Yes, she did.", "NEUTRAL"),
+]
+
+
+def tiny_wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
+    """A short 440 Hz tone as WAV bytes."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+                          for i in range(int(seconds * rate)))
+        w.writeframes(frames)
+    return buf.getvalue()
+
+
+def make_coded_recording(db: Session, owner: User, recordings_dir: Path,
+                         dialogue: list[tuple[str, str, str]] = DIALOGUE) -> Recording:
+    """A coded recording with a real (tiny) audio file and stored utterances."""
+    from mitrain.services.transcripts import summary_of
+    recordings_dir.mkdir(parents=True, exist_ok=True)
+    name = f"rec-test-{owner.id}-{utcnow().timestamp():.0f}-{len(dialogue)}.wav"
+    (recordings_dir / name).write_bytes(tiny_wav())
+    rec = Recording(owner_id=owner.id, title="Test role-play", audio_file=name,
+                    original_filename="test.wav", content_type="audio/wav", size_bytes=100,
+                    consent_at=utcnow(), status=RecordingStatus.CODED, coder_version="test",
+                    transcriber={"engine": "test", "model": "none"})
+    db.add(rec)
+    db.flush()
+    rows = [Utterance(recording_id=rec.id, position=i, speaker=s, start=i * 2.0,
+                      end=i * 2.0 + 1.8, text=t, code=c, confidence=0.8)
+            for i, (s, t, c) in enumerate(dialogue)]
+    db.add_all(rows)
+    rec.summary = summary_of(rows)
+    db.commit()
+    return rec
