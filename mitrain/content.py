@@ -272,7 +272,7 @@ def _parse_yaml(text: str, rel: str, issues: _Issues, offset: int = 0) -> _Doc |
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + 1 + offset) if mark else 1 + offset
-        problem = " ".join(s for s in (exc.context, exc.problem) if s) or "invalid YAML"
+        problem = ": ".join(s for s in (exc.context, exc.problem) if s) or "invalid YAML"
         issues.add(rel, line, "yaml", f"invalid YAML: {problem}")
         return None
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
