@@ -106,6 +106,9 @@ class MitiSummary:
     talk_time_share: dict[str, float] | None
     globals_estimated: dict[str, Any]
     thresholds: dict[str, Any] = field(default_factory=dict)
+    # counts under MITI's volley rules (one Question per volley, a run of
+    # reflections counts once); ``counts`` stays per utterance. See coding.miti.
+    counts_volley: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON shape of the summary."""

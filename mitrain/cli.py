@@ -126,16 +126,16 @@ def import_users(csv_file: Path) -> None:
                f"{len(report.unchanged)} unchanged.")
 
 
-def _register_coding_commands() -> None:
+def _register_commands() -> None:
     # The coding package brings its own click commands (`code`, `coder`).
-    try:
-        from coding import cli as coding_cli
-    except ImportError:  # pragma: no cover - the coding package ships with mitrain
-        return
-    for name in ("code", "coder"):
-        command = getattr(coding_cli, name, None)
-        if isinstance(command, click.Command):
-            main.add_command(command, name)
+    from coding.cli import code_cmd, coder_group
+
+    from .coder_cli import retrain
+    from .courses_cli import courses
+    coder_group.add_command(retrain)
+    main.add_command(code_cmd, "code")
+    main.add_command(coder_group, "coder")
+    main.add_command(courses)
 
 
-_register_coding_commands()
+_register_commands()

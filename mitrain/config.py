@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "JOB_LEASE_SECONDS": 600,
     "JOB_MAX_ATTEMPTS": 3,
     "JOB_RECOVERY_MINUTES": 1,
+    "ANNOMI_CSV": None,  # optional AnnoMI CSV added to coder retraining
+    "CODER_CORPUS_DIR": None,  # default: the project corpus in coding/data
     "COURSE_DIR": None,  # default: the course shipped with the package
     "SEQUENTIAL_MODULES": True,
     "HOST": "127.0.0.1",

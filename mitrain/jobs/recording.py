@@ -28,7 +28,8 @@ def code_recording(ctx: JobContext) -> None:
     try:
         result = run_audio(path, model_dir=Path(cfg["MODEL_DIR"]),
                            engine=cfg["WHISPER_ENGINE"], whisper_model=cfg["WHISPER_MODEL"],
-                           max_minutes=cfg["MAX_AUDIO_MINUTES"], threads=cfg["WHISPER_THREADS"],
+                           max_seconds=cfg["MAX_AUDIO_MINUTES"] * 60.0,
+                           transcriber_options={"cpu_threads": cfg["WHISPER_THREADS"]},
                            progress=ctx.progress)
     except CodingError as exc:
         recordings.mark_failed(db, recording.id, str(exc))

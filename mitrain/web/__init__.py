@@ -27,6 +27,7 @@ NAVIGATION: dict[UserRole, list[tuple[str, str]]] = {
                     ("learn.index", "Course")],
     UserRole.ADMIN: [("home.index", "Home"), ("admin.users", "Users"), ("admin.teams", "Teams"),
                      ("admin.import_people", "Import"), ("admin.jobs", "Jobs"),
+                     ("coder_admin.index", "Coder"),
                      ("workforce.index", "Workforce skills")],
 }
 
@@ -111,6 +112,7 @@ def init_web(app: Flask) -> None:
 
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .coder_admin import bp as coder_admin_bp
     from .home import bp as home_bp
     from .jobs import bp as jobs_bp
     from .learn import bp as learn_bp
@@ -118,5 +120,5 @@ def init_web(app: Flask) -> None:
     from .review import bp as review_bp
     from .workforce import bp as workforce_bp
     for bp in (auth_bp, home_bp, admin_bp, jobs_bp, learn_bp, practice_bp, review_bp,
-               workforce_bp):
+               workforce_bp, coder_admin_bp):
         app.register_blueprint(bp)

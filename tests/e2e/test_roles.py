@@ -12,7 +12,7 @@ NAV = {
     UserRole.PRACTITIONER: ["Home", "Learn", "Drills", "Practice", "My progress"],
     UserRole.TRAINER: ["Home", "Review queue", "Agreement", "Course"],
     UserRole.LEAD: ["Home", "Workforce skills", "Course"],
-    UserRole.ADMIN: ["Home", "Users", "Teams", "Import", "Jobs", "Workforce skills"],
+    UserRole.ADMIN: ["Home", "Users", "Teams", "Import", "Jobs", "Coder", "Workforce skills"],
 }
 
 

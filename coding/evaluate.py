@@ -1,0 +1,215 @@
+"""Evaluate the coder against AnnoMI at AnnoMI's unit, and grouped cross-validation.
+
+AnnoMI gives one label per turn-sized unit; the coder segments a unit into MITI
+utterances. **Roll-up rule** (one rule, used everywhere), from AnnoMI's own
+label structure (a unit is "other" exactly when it holds no question,
+reflection or input): per unit, each behaviour scores the *highest* probability
+any of its utterances gives it, while "other" scores the *lowest* probability
+any utterance gives "other" (the unit is "other" only if all of it is); the main
+behaviour is the best score. Its subtype (open/closed, simple/complex) comes
+from the utterance with the highest probability of that behaviour. Client units
+alike: change and sustain score their maximum, neutral its minimum.
+
+Session metrics are per transcript: Pearson r between gold and predicted counts
+of reflection units and question units, and of R:Q (transcripts with gold and
+predicted Q > 0); AUC separating high from low ``mi_quality`` transcripts by the
+coder's estimated global quality ((Technical + Relational) / 2, from
+:func:`coding.miti.summarise` over the coded utterances).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, roc_auc_score
+
+from coding.coder import MitiCoder
+from coding.corpus import LEVEL1_PRACTITIONER, LEVEL1_TO_ANNOMI_BEHAVIOUR, LabelledDialogue
+from coding.features import build_contexts
+from coding.miti import summarise
+from coding.segment import segment_turns
+from coding.types import Code, CodedUtterance, Role, Turn, Utterance
+
+_CLIENT = ("CHANGE", "NEUTRAL", "SUSTAIN")
+
+
+def _scores(gold: list[str], pred: list[str]) -> dict[str, Any]:
+    labels = sorted(set(gold) | set(pred))
+    if not gold:
+        return {"macro_f1": None, "accuracy": None, "per_class": {}}
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
+    gold_labels = sorted(set(gold))
+    return {
+        "macro_f1": round(float(f1_score(gold, pred, labels=gold_labels, average="macro",
+                                         zero_division=0)), 4),
+        "accuracy": round(float(accuracy_score(gold, pred)), 4),
+        "per_class": {lab: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
+                            "f1": round(float(f[i]), 4), "support": int(s[i])}
+                      for i, lab in enumerate(labels)},
+    }
+
+
+def predict_units(coder: MitiCoder, d: LabelledDialogue, *, segment: bool = True
+                  ) -> tuple[list[dict[str, str]], list[CodedUtterance]]:
+    """AnnoMI-style labels for each unit of a dialogue (roll-up rule above), and the
+    coded utterances they came from."""
+    units = d.utterances
+    if segment:
+        segs = segment_turns([Turn(u.role, u.text) for u in units])
+    else:
+        segs = [Utterance(u.role, u.text, i, 0) for i, u in enumerate(units)]
+    unit_of = [s.turn_index for s in segs]
+    counters: dict[int, int] = {}
+    utts = []
+    for s in segs:
+        lu = units[s.turn_index]
+        k = counters.get(lu.turn_index, 0)
+        counters[lu.turn_index] = k + 1
+        utts.append(Utterance(s.role, s.text, lu.turn_index, k))
+    codes, conf, probs = coder.decide_contexts(build_contexts(utts))
+    coded = [CodedUtterance(u, c, float(p), coder.version) for u, c, p in zip(utts, codes, conf)]
+    by_unit: dict[int, list[int]] = {}
+    for j, ui in enumerate(unit_of):
+        by_unit.setdefault(ui, []).append(j)
+    out: list[dict[str, str]] = []
+    p1 = probs["level1"]
+    for ui, u in enumerate(units):
+        idx = by_unit.get(ui, [])
+        if not idx:
+            out.append({})
+            continue
+        if u.role is Role.CLIENT:
+            pc = probs["client"][idx]
+            score = np.array([pc[:, 0].max(), pc[:, 1].min(), pc[:, 2].max()])
+            out.append({"client_talk_type": _CLIENT[int(np.argmax(score))].lower()})
+            continue
+        sub = p1[idx]
+        score = np.array([sub[:, 0].max(), sub[:, 1].max(), sub[:, 2].max(), sub[:, 3].min()])
+        k = int(np.argmax(score))
+        lv = LEVEL1_PRACTITIONER[k]
+        lab = {"main_therapist_behaviour": LEVEL1_TO_ANNOMI_BEHAVIOUR[lv]}
+        best = idx[int(np.argmax(sub[:, k]))]
+        if lv == "question":
+            lab["question_subtype"] = "open" if codes[best] is Code.Q_OPEN or (
+                codes[best] is not Code.Q_CLOSED and probs["question"][best][0] >= 0.5) else "closed"
+        elif lv == "reflection":
+            lab["reflection_subtype"] = "complex" if codes[best] is Code.CR or (
+                codes[best] is not Code.SR
+                and probs["reflection"][best][1] >= coder.pipeline.named_steps["classify"].complex_threshold
+            ) else "simple"
+        out.append(lab)
+    return out, coded
+
+
+def _pearson(a: list[float], b: list[float]) -> float | None:
+    if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
+        return None
+    return round(float(np.corrcoef(a, b)[0, 1]), 4)
+
+
+def evaluate_predictions(dialogues: Sequence[LabelledDialogue],
+                         preds: Sequence[tuple[list[dict[str, str]], list[CodedUtterance]]]
+                         ) -> dict[str, Any]:
+    """Metrics (the documented dict) from per-dialogue unit predictions."""
+    g: dict[str, list[str]] = {"b": [], "q": [], "r": [], "c": []}
+    p: dict[str, list[str]] = {"b": [], "q": [], "r": [], "c": []}
+    sess: dict[str, list[float]] = {k: [] for k in ("gr", "pr", "gq", "pq", "grq", "prq")}
+    auc_y: list[int] = []
+    auc_s: list[float] = []
+    n = 0
+    for d, (units, coded) in zip(dialogues, preds):
+        gr = pr = gq = pq = 0
+        for u, lab in zip(d.utterances, units):
+            a = u.annomi or {}
+            n += 1
+            if u.role is Role.CLIENT:
+                g["c"].append(a.get("client_talk_type", ""))
+                p["c"].append(lab.get("client_talk_type", "neutral"))
+                continue
+            gb = a.get("main_therapist_behaviour", "")
+            pb = lab.get("main_therapist_behaviour", "other")
+            g["b"].append(gb)
+            p["b"].append(pb)
+            gr += gb == "reflection"
+            pr += pb == "reflection"
+            gq += gb == "question"
+            pq += pb == "question"
+            # subtypes are scored where gold AND prediction agree on the behaviour
+            if gb == pb == "question" and a.get("question_subtype") in ("open", "closed"):
+                g["q"].append(a["question_subtype"])
+                p["q"].append(lab["question_subtype"])
+            if gb == pb == "reflection" and a.get("reflection_subtype") in ("simple", "complex"):
+                g["r"].append(a["reflection_subtype"])
+                p["r"].append(lab["reflection_subtype"])
+        sess["gr"].append(gr)
+        sess["pr"].append(pr)
+        sess["gq"].append(gq)
+        sess["pq"].append(pq)
+        if gq and pq:
+            sess["grq"].append(gr / gq)
+            sess["prq"].append(pr / pq)
+        q = d.meta.get("mi_quality")
+        if q in ("high", "low"):
+            s = summarise(coded).globals_estimated
+            if s.get("technical") is not None:
+                auc_y.append(int(q == "high"))
+                auc_s.append((s["technical"] + s["relational"]) / 2)
+    auc = (round(float(roc_auc_score(auc_y, auc_s)), 4) if len(set(auc_y)) == 2 else None)
+    return {
+        "therapist_behaviour": _scores(g["b"], p["b"]),
+        "question_subtype": _scores(g["q"], p["q"]),
+        "reflection_subtype": _scores(g["r"], p["r"]),
+        "client_talk_type": _scores(g["c"], p["c"]),
+        "session": {
+            "reflections_pearson": _pearson(sess["gr"], sess["pr"]),
+            "questions_pearson": _pearson(sess["gq"], sess["pq"]),
+            "rq_pearson": _pearson(sess["grq"], sess["prq"]),
+            "auc_high_vs_low": auc,
+        },
+        "n_utterances": n,
+    }
+
+
+def evaluate_coder(coder: MitiCoder, dialogues: Sequence[LabelledDialogue], *,
+                   segment: bool = True) -> dict[str, Any]:
+    """Evaluate a coder on AnnoMI dialogues at AnnoMI's unit (see module docstring)."""
+    return evaluate_predictions(dialogues, [predict_units(coder, d, segment=segment)
+                                            for d in dialogues])
+
+
+def grouped_folds(dialogues: Sequence[LabelledDialogue], n_splits: int = 5, seed: int = 0
+                  ) -> list[list[int]]:
+    """Dialogue indices per fold: whole transcripts, stratified by ``mi_quality``."""
+    strata: dict[str, list[int]] = {}
+    for i, d in enumerate(dialogues):
+        strata.setdefault(str(d.meta.get("mi_quality", "")), []).append(i)
+    rng = random.Random(seed)
+    folds: list[list[int]] = [[] for _ in range(n_splits)]
+    k = 0
+    for key in sorted(strata):
+        idx = strata[key][:]
+        rng.shuffle(idx)
+        for i in idx:
+            folds[k % n_splits].append(i)
+            k += 1
+    return folds
+
+
+def cross_validate(dialogues: Sequence[LabelledDialogue],
+                   train: Callable[[list[LabelledDialogue]], MitiCoder], *, n_splits: int = 5,
+                   seed: int = 0, extra_train: Sequence[LabelledDialogue] = (),
+                   segment: bool = True) -> dict[str, Any]:
+    """Grouped K-fold CV by transcript; metrics on the pooled out-of-fold predictions."""
+    folds = grouped_folds(dialogues, n_splits, seed)
+    preds: list[Any] = [None] * len(dialogues)
+    for f in folds:
+        held = set(f)
+        coder = train([d for i, d in enumerate(dialogues) if i not in held] + list(extra_train))
+        for i in f:
+            preds[i] = predict_units(coder, dialogues[i], segment=segment)
+    out = evaluate_predictions(dialogues, preds)
+    out["folds"] = n_splits
+    return out

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import numpy as np
+
+from coding.features import LINGUISTIC_NAMES, LinguisticFeatures, build_contexts, make_features
+from coding.types import Role, Utterance
+
+P, C = Role.PRACTITIONER, Role.CLIENT
+
+
+def _conv() -> list[Utterance]:
+    return [
+        Utterance(P, "How are things?", 0, 0),
+        Utterance(C, "I'm so tired of people checking up on me.", 1, 0),
+        Utterance(P, "You're tired of being checked on.", 2, 0),
+        Utterance(P, "Do you want them gone?", 2, 1),
+        Utterance(C, "Yeah, exactly.", 3, 0),
+    ]
+
+
+def test_contexts_link_previous_and_next_turns() -> None:
+    rows = build_contexts(_conv())
+    r = rows[2]
+    assert r.prev_other == "I'm so tired of people checking up on me."
+    assert r.next_other == "Yeah, exactly."
+    assert r.next_in_turn == "Do you want them gone?" and r.prev_in_turn == ""
+    assert rows[3].prev_in_turn == "You're tired of being checked on." and rows[3].n_in_turn == 2
+    assert rows[0].prev_other == "" and rows[0].position == 0.0 and rows[4].position == 1.0
+
+
+def test_linguistic_features_cues() -> None:
+    rows = build_contexts(_conv())
+    X = LinguisticFeatures().fit(rows).transform(rows).toarray()
+    f = {n: X[:, i] for i, n in enumerate(LINGUISTIC_NAMES)}
+    assert f["wh_start"][0] == 1 and f["wh_start"][2] == 0
+    assert f["aux_inversion"][3] == 1 and f["aux_inversion"][2] == 0
+    assert f["overlap_prev"][2] > 0  # "tired", "check" shared with the client's turn
+    assert f["overlap_prev"][3] == 0
+    assert f["reflection_start"][2] == 1
+    assert f["next_other_yes"][2] == 1
+
+
+def test_feature_union_routes_on_role_column() -> None:
+    rows = build_contexts(_conv())
+    X = make_features().fit_transform(rows)
+    assert X.shape[0] == 5
+    assert np.array_equal(X[:, 0].toarray().ravel(), [1, 0, 1, 1, 0])

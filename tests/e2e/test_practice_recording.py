@@ -1,0 +1,46 @@
+"""A practitioner records a role-play in Chromium (fake microphone fed with a
+fixture WAV), uploads it, waits for the real coding job and reads the report."""
+
+from pathlib import Path
+
+from mitrain.models import UserRole
+
+from .conftest import CHROMIUM, CHROMIUM_ARGS, sign_in
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "audio" / "home_mono.wav"
+
+
+def test_record_upload_and_read_the_coded_report(live_server, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+    assert FIXTURE.exists(), "run tests/fixtures/audio/make_fixtures.py"
+    args = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                            f"--use-file-for-fake-audio-capture={FIXTURE}%noloop"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        context = browser.new_context(permissions=["microphone"])
+        page = context.new_page()
+        sign_in(page, live_server, UserRole.PRACTITIONER)
+        page.goto(live_server.url + "/practice/record")
+        page.fill("#title", "Browser role-play")
+        page.click("#rec-start")
+        page.wait_for_function("document.getElementById('rec-time').textContent >= '0:08'",
+                               timeout=30000)
+        page.click("#rec-stop")
+        page.wait_for_selector("#rec-playback:not([hidden])")
+        page.screenshot(path=str(tmp_path / "recorded.png"), full_page=True)
+        page.click("#upload-button")
+        assert "agreed to be recorded" in page.inner_text("#upload-error")  # consent first
+        page.check("#consent")
+        page.click("#upload-button")
+        page.wait_for_url("**/practice/recordings/*", timeout=30000)
+        page.screenshot(path=str(tmp_path / "progress.png"), full_page=True)
+        page.wait_for_selector("#transcript .utt", timeout=240000)
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        assert page.locator(".score-table").count() == 1
+        codes = page.locator("#transcript .utt .code").all_inner_texts()
+        assert len(codes) >= 2 and any(c in ("Q_OPEN", "Q_CLOSED", "SR", "CR") for c in codes)
+        text = " ".join(page.locator("#transcript .utt .text").all_inner_texts()).lower()
+        assert len(text.split()) > 10
+        assert page.locator(".tips li").count() == 3
+        browser.close()
+    assert (tmp_path / "report.png").stat().st_size > 10000
