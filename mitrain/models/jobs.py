@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, str_enum, utcnow
 
 
 class JobStatus(StrEnum):
@@ -26,8 +26,7 @@ class Job(Base):
     subject_id: Mapped[int | None] = mapped_column(Integer, index=True)
     owner_id: Mapped[int | None] = mapped_column(Integer, index=True)
     status: Mapped[JobStatus] = mapped_column(
-        Enum(JobStatus, name="job_status", native_enum=False, create_constraint=True, length=16,
-             values_callable=lambda e: [m.value for m in e]),
+        str_enum(JobStatus, "job_status", 16),
         default=JobStatus.QUEUED, index=True)
     stage: Mapped[str] = mapped_column(String(64), default="queued")
     progress: Mapped[int] = mapped_column(Integer, default=0)

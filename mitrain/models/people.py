@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Column, Enum, ForeignKey, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, str_enum, utcnow
 
 
 class UserRole(StrEnum):
@@ -28,12 +28,6 @@ class Discipline(StrEnum):
     @property
     def label(self) -> str:
         return self.value.replace("_", " ").capitalize()
-
-
-def _enum(cls: type[StrEnum], name: str) -> Enum:
-    # Stored as plain strings with a CHECK constraint: portable and readable.
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32,
-                values_callable=lambda e: [m.value for m in e])
 
 
 trainer_teams = Table(
@@ -62,8 +56,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    role: Mapped[UserRole] = mapped_column(_enum(UserRole, "user_role"))
-    discipline: Mapped[Discipline] = mapped_column(_enum(Discipline, "discipline"),
+    role: Mapped[UserRole] = mapped_column(str_enum(UserRole, "user_role", 32))
+    discipline: Mapped[Discipline] = mapped_column(str_enum(Discipline, "discipline", 32),
                                                    default=Discipline.OTHER)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -6,17 +6,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Enum, Float, ForeignKey, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, str_enum, utcnow
 from .people import User
-
-
-def _enum(cls: type[StrEnum], name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=16,
-                values_callable=lambda e: [m.value for m in e])
 
 
 class RecordingStatus(StrEnum):
@@ -41,7 +36,7 @@ class Recording(Base):
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     duration_s: Mapped[float | None] = mapped_column(Float)
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[RecordingStatus] = mapped_column(_enum(RecordingStatus, "recording_status"),
+    status: Mapped[RecordingStatus] = mapped_column(str_enum(RecordingStatus, "recording_status", 16),
                                                     default=RecordingStatus.UPLOADED, index=True)
     job_id: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
@@ -96,7 +91,7 @@ class Review(Base):
                                               index=True)
     trainer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                             index=True)
-    status: Mapped[ReviewStatus] = mapped_column(_enum(ReviewStatus, "review_status"),
+    status: Mapped[ReviewStatus] = mapped_column(str_enum(ReviewStatus, "review_status", 16),
                                                  default=ReviewStatus.DRAFT)
     blind: Mapped[bool] = mapped_column(Boolean, default=False)  # second coder, blind to first
     globals_rating: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)

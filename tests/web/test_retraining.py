@@ -32,9 +32,6 @@ GLOBALS = {"cultivating_change_talk": 3, "softening_sustain_talk": 3, "partnersh
 @pytest.fixture
 def app(tmp_path: Path):
     app = build_app(tmp_path, MODEL_DIR=str(tmp_path / "models"), CODER_CORPUS_DIR=str(CORPUS))
-    if "coder_admin" not in app.blueprints:  # until the lead registers it in mitrain.web
-        from mitrain.web.coder_admin import bp
-        app.register_blueprint(bp)
     yield app
     get_db(app).engine.dispose()
 
