@@ -132,10 +132,12 @@ def _register_commands() -> None:
 
     from .coder_cli import retrain
     from .courses_cli import courses
+    from .retention_cli import retention
     coder_group.add_command(retrain)
     main.add_command(code_cmd, "code")
     main.add_command(coder_group, "coder")
     main.add_command(courses)
+    main.add_command(retention)
 
 
 _register_commands()

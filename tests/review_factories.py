@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import wave
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -73,5 +74,17 @@ def make_recording(db: Session, owner: User, *, title: str | None = None,
     for i, (speaker, text, code, conf) in enumerate(dialogue or DIALOGUE):
         db.add(Utterance(recording_id=rec.id, position=i, speaker=speaker, text=text, code=code,
                          confidence=conf, start=4.0 * i, end=4.0 * i + 3.5))
+    db.commit()
+    return rec
+
+
+def make_aged_recording(db: Session, owner: User, audio_dir: Path, now: datetime, *,
+                        uploaded_days: float, coded_days: float | None = None,
+                        status: RecordingStatus = RecordingStatus.CODED) -> Recording:
+    """A recording with audio, uploaded (and coded, unless None) that many days before ``now``."""
+    rec = make_recording(db, owner, audio_dir=audio_dir,
+                         created_at=now - timedelta(days=uploaded_days))
+    rec.coded_at = now - timedelta(days=coded_days) if coded_days is not None else None
+    rec.status = status
     db.commit()
     return rec

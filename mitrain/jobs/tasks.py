@@ -2,3 +2,4 @@
 
 from . import recording  # noqa: F401
 from . import retrain  # noqa: E402,F401  (coder.retrain)
+from . import retention  # noqa: E402,F401  (retention.sweep)

@@ -21,8 +21,14 @@ class RecordingStatus(StrEnum):
     FAILED = "failed"
 
 
+# SQLite reuses the highest id after a delete unless AUTOINCREMENT is set; ids of deleted
+# recordings and utterances stay named in jobs and review_events, so they must never recur.
+_NO_ID_REUSE = {"sqlite_autoincrement": True}
+
+
 class Recording(Base):
     __tablename__ = "recordings"
+    __table_args__ = _NO_ID_REUSE
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -48,6 +54,10 @@ class Recording(Base):
     roles_swapped: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     coded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the retention policy deleted the audio (services.retention); transcript,
+    # codes and reviews stay. audio_file is cleared in the same commit.
+    audio_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    audio_deleted_reason: Mapped[str | None] = mapped_column(String(32))
 
     owner: Mapped[User] = relationship()
     utterances: Mapped[list[Utterance]] = relationship(
@@ -59,7 +69,7 @@ class Recording(Base):
 
 class Utterance(Base):
     __tablename__ = "utterances"
-    __table_args__ = (UniqueConstraint("recording_id", "position"),)
+    __table_args__ = (UniqueConstraint("recording_id", "position"), _NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id", ondelete="CASCADE"),

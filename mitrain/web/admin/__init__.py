@@ -148,3 +148,6 @@ def retry_job(job_id: int) -> Any:
         get_queue().enqueue(job.id)
         flash(f"Job {job.id} is queued again.", "success")
     return redirect(url_for("admin.jobs"))
+
+
+from . import retention  # noqa: E402,F401  (registers the retention routes on bp)
