@@ -33,7 +33,7 @@ from . import ServiceError
 __all__ = [
     "MITI_MEASURES", "Certificate", "CourseProgress", "LessonState", "MitiPoint", "ModuleState",
     "ReviewedQuizItem", "certificate", "course_progress", "current_course", "latest_feedback",
-    "mark_lesson_done", "miti_history", "pass_mark_for",
+    "mark_lesson_done", "miti_history", "module_state", "active_modules", "pass_mark_for",
     "quiz_content", "quiz_problems", "review_attempt", "submit_quiz",
 ]
 
@@ -139,6 +139,27 @@ def _active_modules(db: Session, course: Course) -> list[Module]:
                            .order_by(Module.position)))
 
 
+def module_state(module: Module, attempts: Sequence[QuizAttempt],
+                 lessons: Sequence[Lesson] = (), done: Iterable[int] = ()) -> ModuleState:
+    """One module's state from a learner's quiz attempts (oldest first) and lessons done.
+
+    Shared with the workforce figures, which apply it to many learners at once.
+    """
+    passes = [a for a in attempts if a.passed]
+    finished = set(done)
+    return ModuleState(
+        module=module, pass_mark=pass_mark_for(module),
+        lessons=[LessonState(ls, ls.id in finished) for ls in lessons],
+        attempts=len(attempts),
+        best_score=max((a.score for a in attempts), default=None),
+        passed_at=passes[0].created_at if passes else None)
+
+
+def active_modules(db: Session, course: Course) -> list[Module]:
+    """The course's active modules, in order."""
+    return _active_modules(db, course)
+
+
 def course_progress(db: Session, user: User | None, course: Course, *,
                     sequential: bool) -> CourseProgress:
     """Each active module's lessons, attempts, best score and lock state for ``user``.
@@ -167,15 +188,7 @@ def course_progress(db: Session, user: User | None, course: Course, *,
     states: dict[str, ModuleState] = {}
     ordered: list[ModuleState] = []
     for m in modules:
-        mark = pass_mark_for(m)
-        tries = attempts[m.id]
-        passes = [a for a in tries if a.passed]
-        state = ModuleState(
-            module=m, pass_mark=mark,
-            lessons=[LessonState(ls, ls.id in done) for ls in lessons[m.id]],
-            attempts=len(tries),
-            best_score=max((a.score for a in tries), default=None),
-            passed_at=passes[0].created_at if passes else None)
+        state = module_state(m, attempts[m.id], lessons[m.id], done)
         states[m.slug] = state
         ordered.append(state)
 
