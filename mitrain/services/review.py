@@ -113,6 +113,11 @@ def _primary(reviews: Iterable[Review]) -> Review | None:
     return max(signed, key=lambda r: r.signed_off_at or r.updated_at) if signed else None
 
 
+def primary_review(reviews: Iterable[Review]) -> Review | None:
+    """The published review of a recording (latest signed-off, non-blind), or None."""
+    return _primary(reviews)
+
+
 def _status_for(trainer: User, reviews: Sequence[Review]) -> tuple[str, Review | None]:
     mine = next((r for r in reviews if r.trainer_id == trainer.id), None)
     if mine is not None and mine.blind:
@@ -204,8 +209,29 @@ def _event(db: Session, review: Review, utterance_id: int | None, action: str,
 def _check_editable(review: Review) -> None:
     if review.status is ReviewStatus.SIGNED_OFF:
         raise ServiceError("This review is signed off, so it cannot be changed. "
-                           "Reopen it first (the practitioner keeps seeing the signed-off "
-                           "version until you sign off again).")
+                           "Reopen it first (that hides it from the practitioner until you "
+                           "sign off again).")
+
+
+def structure_locked_by(db: Session, review: Review) -> list[str]:
+    """Names of trainers whose signed-off review of the recording fixes its transcript.
+
+    Text, speakers and utterance boundaries are shared by every review: once one is
+    signed off they stay as they were, so published feedback and agreement figures keep
+    the utterances they were made on.
+    """
+    return list(db.scalars(select(User.name).join(Review, Review.trainer_id == User.id).where(
+        Review.recording_id == review.recording_id, Review.id != review.id,
+        Review.status == ReviewStatus.SIGNED_OFF).order_by(User.name)))
+
+
+def _check_structure_open(db: Session, review: Review) -> None:
+    _check_editable(review)
+    signed = structure_locked_by(db, review)
+    if signed:
+        raise ServiceError(f"The transcript is fixed: {', '.join(signed)} signed off a review "
+                           "of it. Text, speakers, splits and merges can change again once "
+                           "that review is reopened; codes and comments can still change.")
 
 
 def _relevant(review: Review) -> Any:
@@ -361,7 +387,7 @@ def set_comment(db: Session, review: Review, utterance_id: int, comment: str,
 def set_speaker(db: Session, review: Review, utterance_id: int, speaker: str,
                 client_version: int | None = None) -> Change:
     """Correct who spoke; a code of this review that no longer fits is cleared."""
-    _check_editable(review)
+    _check_structure_open(db, review)
     u = _utterance(db, review, utterance_id)
     if speaker not in ("practitioner", "client"):
         raise ServiceError("The speaker must be 'practitioner' or 'client'.")
@@ -379,7 +405,7 @@ def set_speaker(db: Session, review: Review, utterance_id: int, speaker: str,
 def edit_text(db: Session, review: Review, utterance_id: int, text: str,
               client_version: int | None = None) -> Change:
     """Correct the transcript text; the machine's original is kept beside it."""
-    _check_editable(review)
+    _check_structure_open(db, review)
     u = _utterance(db, review, utterance_id)
     text = " ".join(text.split())
     if not text:
@@ -418,7 +444,7 @@ def _shift(db: Session, recording_id: int, after_position: int, delta: int) -> N
 def split_utterance(db: Session, review: Review, utterance_id: int, at: int,
                     client_version: int | None = None) -> Change:
     """Split an utterance at character ``at`` into two (same speaker, machine code copied)."""
-    _check_editable(review)
+    _check_structure_open(db, review)
     u = _utterance(db, review, utterance_id)
     notice = _conflict_notice(db, review, u.id, client_version)
     first, second = u.text[:at].strip(), u.text[at:].strip()
@@ -449,7 +475,7 @@ def merge_with_next(db: Session, review: Review, utterance_id: int,
                     client_version: int | None = None) -> Change:
     """Merge an utterance with the next one (same speaker); the next one's codes and comments
     are kept in the audit trail, and this review's comment on it is carried over."""
-    _check_editable(review)
+    _check_structure_open(db, review)
     u = _utterance(db, review, utterance_id)
     nxt = db.scalar(select(Utterance).where(Utterance.recording_id == u.recording_id,
                                             Utterance.position > u.position)
@@ -687,9 +713,35 @@ def review_events(db: Session, review: Review, limit: int = 500) -> list[dict[st
         select(ReviewEvent, User.name).join(User, ReviewEvent.user_id == User.id)
         .where(ReviewEvent.recording_id == review.recording_id, _relevant(review))
         .order_by(ReviewEvent.id.desc()).limit(limit))
-    return [{"id": ev.id, "at": ev.at, "who": name, "action": ev.action,
-             "utterance_id": ev.utterance_id, "before": ev.before, "after": ev.after}
-            for ev, name in rows]
+    out = []
+    for ev, name in rows:
+        own = ev.review_id == review.id
+        out.append({"id": ev.id, "at": ev.at, "who": name, "action": ev.action,
+                    "utterance_id": ev.utterance_id,
+                    "before": ev.before if own else _redact(ev.before, review.id),
+                    "after": ev.after if own else _redact(ev.after, review.id)})
+    return out
+
+
+def _redact(value: Any, review_id: int) -> Any:
+    """Another review's shared event without that review's codes and comments.
+
+    Speaker changes record the acting review's code and merges every review's codes of
+    the merged utterance; a blind second coder must see neither.
+    """
+    if isinstance(value, list):
+        return [_redact(v, review_id) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if k == "code":
+            continue
+        if k == "review_codes" and isinstance(v, list):
+            out[k] = [c for c in v if isinstance(c, dict) and c.get("review_id") == review_id]
+        else:
+            out[k] = _redact(v, review_id)
+    return out
 
 
 # ------------------------------------------------------------------ published feedback

@@ -313,7 +313,8 @@ def test_signed_off_review_is_locked_until_reopened(client, auth, db, setup) -> 
     u = _utts(db, setup["rec"])[0]
     resp = _op(client, review, u.id, "code", code="GI")
     assert resp.status_code == 400 and "signed off" in resp.json["error"]
-    client.post(f"/review/reviews/{review.id}/reopen")
+    resp = client.post(f"/review/reviews/{review.id}/reopen", follow_redirects=True)
+    assert "the practitioner no longer sees it" in resp.get_data(as_text=True)
     assert _op(client, review, u.id, "code", code="GI").status_code == 200
     db.expire_all()
     assert db.get(Review, review.id).status is ReviewStatus.DRAFT
@@ -387,6 +388,71 @@ def test_second_trainer_codes_blind(client, auth, db, setup) -> None:
     resp = client.post(f"/review/reviews/{review.id}/assign", data={"trainer": b.id},
                        follow_redirects=True)
     assert "cannot be assigned" in resp.get_data(as_text=True)
+
+
+def _second_trainer(db, team, name: str) -> User:
+    b = make_user(db, UserRole.TRAINER, name=name)
+    b.trained_teams = [team]
+    db.commit()
+    return b
+
+
+def test_history_hides_the_first_reviews_codes_from_the_blind_coder(client, auth, db,
+                                                                    setup) -> None:
+    rec, a = setup["rec"], setup["trainer"]
+    b = _second_trainer(db, setup["north"], "Bea Blind")
+    first = _open(client, auth, db, a, rec)
+    client.post(f"/review/reviews/{first.id}/assign", data={"trainer": b.id})
+    auth.logout()
+    blind = _open(client, auth, db, b, rec)
+    u = _utts(db, rec)
+    _op(client, blind, u[3].id, "code", code="GI")
+    _op(client, blind, u[3].id, "comment", comment="Blind note")
+    auth.logout()
+    auth.login(a)
+    _op(client, first, u[0].id, "code", code="CONFRONT")
+    _op(client, first, u[0].id, "speaker", speaker="client")  # the event records A's code
+    _op(client, first, u[3].id, "code", code="Q_OPEN")
+    _op(client, first, u[3].id, "comment", comment="Ask it openly")
+    assert _op(client, first, u[2].id, "merge").status_code == 200  # gone: u[3], both reviews
+    mine = str(svc.review_events(db, first))
+    assert "CONFRONT" in mine and "Ask it openly" in mine  # A's own trail is whole
+    auth.logout()
+
+    auth.login(b)
+    events = svc.review_events(db, blind)
+    assert {"speaker", "merge"} <= {e["action"] for e in events}
+    seen = str(events)
+    assert "CONFRONT" not in seen and "Q_OPEN" not in seen and "Ask it openly" not in seen
+    assert "Blind note" in seen  # B's own code of the merged utterance stays visible to B
+    page = client.get(f"/review/recordings/{rec.id}/history").get_data(as_text=True)
+    assert "CONFRONT" not in page and "Ask it openly" not in page and "Blind note" in page
+
+
+def test_transcript_is_fixed_once_a_review_is_signed_off(client, auth, db, setup) -> None:
+    rec, a = setup["rec"], setup["trainer"]
+    b = _second_trainer(db, setup["north"], "Bo Other")
+    first = _open(client, auth, db, a, rec)
+    _sign_off(client, first)
+    auth.logout()
+    second = _open(client, auth, db, b, rec)
+    u = _utts(db, rec)
+    before = len(_events(db))
+    for op, body in (("text", {"text": "Changed."}), ("speaker", {"speaker": "client"}),
+                     ("split", {"at": 5}), ("merge", {})):
+        resp = _op(client, second, u[2].id, op, **body)
+        assert resp.status_code == 400, op
+        assert f"{a.name} signed off a review" in resp.json["error"]
+    assert len(_events(db)) == before and _utts(db, rec)[2].text == u[2].text
+    assert _op(client, second, u[2].id, "code", code="CR").status_code == 200  # codes still can
+    page = client.get(f"/review/recordings/{rec.id}").get_data(as_text=True)
+    assert 'id="transcript-fixed"' in page and 'data-action="edit"' not in page
+    auth.logout()
+    auth.login(a)
+    client.post(f"/review/reviews/{first.id}/reopen")
+    auth.logout()
+    auth.login(b)
+    assert _op(client, second, u[2].id, "text", text="Changed.").status_code == 200
 
 
 # ------------------------------------------------------------------ export and pages

@@ -90,6 +90,7 @@ def workspace(recording_id: int) -> Any:
         globals=[(g, svc.GLOBAL_LABELS[g]) for g in svc.GLOBALS],
         code_keys=svc.CODE_KEYS, code_labels=svc.CODE_LABELS,
         low_confidence=svc.LOW_CONFIDENCE, missing=svc.missing_globals(review),
+        structure_locked_by=svc.structure_locked_by(db, review),
         second_choices=svc.second_coder_choices(db, review) if not review.blind else [],
         others=[r for r in rec.reviews if r.id != review.id and not review.blind
                 and not r.blind],
@@ -210,7 +211,8 @@ def reopen(review_id: int) -> Any:
     except ServiceError as exc:
         flash(str(exc), "error")
     else:
-        flash("Reopened as a draft. Sign off again to publish your changes.", "success")
+        flash("Reopened as a draft: the practitioner no longer sees it until you sign off "
+              "again.", "success")
     return redirect(url_for("review.workspace", recording_id=review.recording_id))
 
 
