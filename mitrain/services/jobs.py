@@ -103,7 +103,11 @@ def retry(db: Session, job: Job) -> Job:
 
 
 def recoverable_jobs(db: Session, lease_seconds: int) -> list[Job]:
-    """Jobs to put back on the queue: expired leases, and queued jobs nobody picked up."""
+    """Jobs to put back on the queue: expired leases, and queued jobs nobody picked up.
+
+    A job whose worker died on its last attempt is marked failed instead and returned
+    with that status, so the caller can tell its subject.
+    """
     now = utcnow()
     forgotten = now - timedelta(seconds=lease_seconds)
     rows = db.scalars(select(Job).where(or_(
@@ -118,4 +122,4 @@ def recoverable_jobs(db: Session, lease_seconds: int) -> list[Job]:
             job.finished_at = now
         job.updated_at = now
     db.commit()
-    return [j for j in jobs if j.status is not JobStatus.FAILED]
+    return jobs

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +23,9 @@ from . import ServiceError
 from .transcripts import plain_utterances
 
 JOB_KIND = "recording.code"
+# Prefix of a recording's error when the server, not the audio, was at fault (a model is
+# missing): the report then tells the owner it is not their recording's fault.
+SETUP_PROBLEM = "Server set-up: "
 EXTENSIONS = (".wav", ".mp3", ".m4a", ".aac", ".mp4", ".ogg", ".oga", ".opus", ".webm", ".flac")
 CHUNK = 1 << 20
 
@@ -41,7 +46,8 @@ def can_change_roles(user: User, recording: Recording) -> bool:
                                                        UserRole.ADMIN)
 
 
-def _looks_like_audio(head: bytes) -> bool:
+def looks_like_audio(head: bytes) -> bool:
+    """True when ``head`` starts like a WAV, MP3, MP4/M4A, Ogg, WebM or FLAC file."""
     # Magic numbers of the containers browsers and recorders produce.
     return (head[:4] == b"RIFF" and head[8:12] == b"WAVE" or head[:3] == b"ID3"
             or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
@@ -70,7 +76,7 @@ def store_upload(db: Session, *, owner: User, stream: IO[bytes], filename: str,
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             while chunk := stream.read(CHUNK):
-                if size == 0 and not _looks_like_audio(chunk[:16]):
+                if size == 0 and not looks_like_audio(chunk[:16]):
                     raise ServiceError(f"'{filename}' does not look like an audio file. "
                                        "Nothing was saved.")
                 size += len(chunk)
@@ -142,12 +148,65 @@ def store_result(db: Session, recording_id: int, result: dict[str, Any]) -> Reco
     return recording
 
 
-def mark_failed(db: Session, recording_id: int, error: str) -> None:
+def mark_failed(db: Session, recording_id: int, error: str | None) -> None:
+    """Mark the recording failed; ``error`` is the reason for a problem retrying cannot fix.
+
+    ``None`` keeps the recording's reason empty: the job gave up on a server problem and
+    its own error row holds the detail (see :func:`failure_notice`).
+    """
     recording = db.get(Recording, recording_id, populate_existing=True)
     if recording is not None:
         recording.status = RecordingStatus.FAILED
-        recording.error = error[:2000]
+        recording.error = error[:2000] if error else None
         db.commit()
+
+
+def input_problem(message: str, stored_name: str, original_name: str) -> str:
+    """The pipeline's reason with the server's file name replaced by the user's one."""
+    shown = original_name or "The recording"
+    if message.startswith(stored_name + ":"):
+        rest = message[len(stored_name) + 1:].strip()
+        return f"{shown}: {rest}"
+    return message.replace(stored_name, shown)
+
+
+@dataclass(frozen=True)
+class FailureNotice:
+    """What the report page says about a failed or retrying coding job, in plain words."""
+
+    kind: str  # "input" | "setup" | "server" | "retrying"
+    message: str
+    detail: str | None = None
+    automatic_retry: bool = False
+    retry_at: datetime | None = None
+
+
+def failure_notice(recording: Recording, job: Job | None) -> FailureNotice | None:
+    """Explain a failed job (or one waiting to retry), or None when nothing went wrong."""
+    if job is None or recording.status is RecordingStatus.CODED:
+        return None
+    if job.status is JobStatus.QUEUED and job.error:
+        return FailureNotice(
+            "retrying", f"A temporary problem on the server interrupted coding. mitrain will "
+            f"try again by itself (try {job.attempts + 1} of {job.max_attempts}); there is no "
+            "need to upload the recording again.", job.error, True, job.run_after)
+    if job.status is not JobStatus.FAILED:
+        return None
+    reason = recording.error
+    if reason and reason.startswith(SETUP_PROBLEM):
+        return FailureNotice(
+            "setup", "This server is missing a model it needs to code recordings. This is not "
+            "a problem with your recording: an administrator has to fix the server, then you "
+            "can press Try again.", reason[len(SETUP_PROBLEM):])
+    if reason:
+        return FailureNotice(
+            "input", f"{reason.rstrip('.')}. This is a problem with the recording itself, so "
+            "mitrain will not retry it automatically. Record or upload it again, or press "
+            "Try again if you think it should have worked.")
+    return FailureNotice(
+        "server", f"Coding stopped after {job.attempts} tries because of a problem on the "
+        "server, not with your recording. It will not be retried automatically: press "
+        "Try again, and tell an administrator if it keeps failing.", job.error)
 
 
 def swap_roles(db: Session, recording: Recording, model_dir: Path) -> Recording:

