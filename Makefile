@@ -33,6 +33,7 @@ test: install-test
 benchmarks: install
 	$(BIN)/python benchmarks/coder_annomi.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/drill_latency.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

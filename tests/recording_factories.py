@@ -23,17 +23,41 @@ DIALOGUE = [
 ]
 
 
-def tiny_wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
-    """A short 440 Hz tone as WAV bytes."""
+def tiny_wav(seconds: float = 1.0, rate: int = 16000, amplitude: int = 8000) -> bytes:
+    """A short 440 Hz tone as WAV bytes (``amplitude=0``: digital silence)."""
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
-        frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+        frames = b"".join(struct.pack("<h", int(amplitude * math.sin(2 * math.pi * 440 * i / rate)))
                           for i in range(int(seconds * rate)))
         w.writeframes(frames)
     return buf.getvalue()
+
+
+def post_cut_short(client, url: str, field: str, data: bytes):  # type: ignore[no-untyped-def]
+    """POST a multipart upload whose body stops 50 kB short of its Content-Length,
+    as a connection dropped mid-upload leaves it."""
+    body = (f'--b\r\nContent-Disposition: form-data; name="{field}"; filename="a.wav"\r\n'
+            "Content-Type: audio/wav\r\n\r\n").encode() + data
+    return client.post(url, input_stream=io.BytesIO(body), content_length=len(body) + 50_000,
+                       content_type="multipart/form-data; boundary=b")
+
+
+def spoken_clip(path: Path, text: str) -> Path:
+    """``text`` spoken by espeak-ng with half a second of silence either side, as
+    WebM/Opus (what a browser's MediaRecorder sends) for ``.webm`` or 16-bit WAV
+    (what Chromium's fake microphone reads) for ``.wav``."""
+    import numpy as np
+
+    from .fixtures.audio.make_fixtures import PRACTITIONER_VOICE, RATE, encode, speak
+    pad = np.zeros(RATE // 2, dtype=np.float32)
+    samples = np.concatenate([pad, 0.7 * speak(text, PRACTITIONER_VOICE), pad])
+    fmt, codec, bitrate = {".webm": ("webm", "libopus", 32_000),
+                           ".wav": ("wav", "pcm_s16le", None)}[path.suffix]
+    encode(path, samples, fmt, codec, bitrate)
+    return path
 
 
 def make_coded_recording(db: Session, owner: User, recordings_dir: Path,

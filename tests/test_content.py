@@ -57,6 +57,17 @@ def test_shipped_module_counts_and_shape(course: CourseContent) -> None:
 _CODE_RE = re.compile(r"`(Q_OPEN|Q_CLOSED|SR|CR|AF|SEEK|EMPHASIZE|GI|PWP|PERSUADE|CONFRONT)`")
 
 
+# Issue 4's list of what the course covers, as words a module title must contain.
+REQUIRED_TOPICS = ("spirit", "engaging", "open questions", "affirmations", "reflect",
+                   "summaries", "change talk", "sustain talk", "discord", "righting reflex",
+                   "toxic trio", "authority", "planning", "miti feedback")
+
+
+def test_shipped_modules_cover_every_required_topic(course: CourseContent) -> None:
+    titles = " | ".join(m.title.lower() for m in course.modules)
+    assert [t for t in REQUIRED_TOPICS if t not in titles] == []
+
+
 def test_every_module_has_an_annotated_worked_dialogue(course: CourseContent) -> None:
     for m in course.modules:
         text = "\n".join(ls.body_markdown for ls in m.lessons)

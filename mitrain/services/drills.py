@@ -160,6 +160,7 @@ class DrillFeedback:
     tip: str
     coder_version: str
     roadblock: str | None = None     # the roadblock code, when there was one
+    heard: str | None = None         # a spoken answer's transcript ("what we heard")
 
     @property
     def skill_label(self) -> str:

@@ -18,13 +18,17 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 
   document.querySelectorAll("form[data-busy-text]").forEach((form) => {
-    form.addEventListener("submit", () => {
+    form.addEventListener("submit", (e) => {
       const button = form.querySelector("[type=submit]");
       if (!button) return;
-      form.setAttribute("aria-busy", "true");
-      button.value = form.dataset.busyText;
-      // Disable after the submit has been dispatched so the click still submits.
-      setTimeout(() => { button.disabled = true; }, 0);
+      // After the submit has been dispatched, so the click still submits and a
+      // submit another handler stopped (drill_voice.js) does not look busy.
+      setTimeout(() => {
+        if (e.defaultPrevented) return;
+        form.setAttribute("aria-busy", "true");
+        button.value = form.dataset.busyText;
+        button.disabled = true;
+      }, 0);
     });
   });
 

@@ -1,84 +1,28 @@
-// Role-play recording (MediaRecorder), upload with progress, and the report's
-// audio/transcript sync. No inline scripts: CSP allows only same-origin files.
+// Role-play recording (the recorder itself is recorder.js), upload with progress,
+// and the report's audio/transcript sync. No inline scripts: CSP allows only
+// same-origin files.
 "use strict";
 
-function fmtTime(s) {
-  s = Math.floor(s);
-  return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
-}
-
 function setupRecorder(form) {
-  const startBtn = document.getElementById("rec-start");
-  const pauseBtn = document.getElementById("rec-pause");
-  const stopBtn = document.getElementById("rec-stop");
-  const timeEl = document.getElementById("rec-time");
-  const level = document.getElementById("rec-level");
-  const status = document.getElementById("rec-status");
-  const playback = document.getElementById("rec-playback");
   const fileInput = document.getElementById("audio");
   const errorBox = document.getElementById("upload-error");
   const bar = document.getElementById("upload-progress");
-  let recorder = null, chunks = [], blob = null, stream = null, elapsed = 0, ticker = null, meterTimer = null;
+  let blob = null;
 
   function showError(msg) { errorBox.textContent = msg; errorBox.hidden = false; }
 
-  if (!window.MediaRecorder || !navigator.mediaDevices) {
-    startBtn.disabled = true;
-    status.textContent = "This browser cannot record audio. Upload a file instead.";
-  }
-
-  startBtn.addEventListener("click", async () => {
-    errorBox.hidden = true;
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-    } catch (e) {
-      status.textContent = "";
-      showError(e.name === "NotAllowedError"
-        ? "Microphone access was refused. Allow the microphone in your browser's site settings, or upload a file instead."
-        : "No microphone could be opened (" + e.name + "). Check it is connected, or upload a file instead.");
-      return;
-    }
-    const ctx = new AudioContext();
-    const analyser = ctx.createAnalyser();
-    ctx.createMediaStreamSource(stream).connect(analyser);
-    const data = new Uint8Array(analyser.fftSize);
-    meterTimer = setInterval(() => {
-      analyser.getByteTimeDomainData(data);
-      let peak = 0;
-      for (const v of data) peak = Math.max(peak, Math.abs(v - 128) / 128);
-      level.value = peak;
-    }, 100);
-    const type = MediaRecorder.isTypeSupported("audio/webm;codecs=opus") ? "audio/webm;codecs=opus" : "";
-    recorder = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
-    chunks = []; blob = null; elapsed = 0;
-    recorder.ondataavailable = (e) => { if (e.data.size) chunks.push(e.data); };
-    recorder.onstop = () => {
-      blob = new Blob(chunks, { type: recorder.mimeType || "audio/webm" });
-      playback.src = URL.createObjectURL(blob);
-      playback.hidden = false;
-      status.textContent = "Recorded " + fmtTime(elapsed) + ". Listen back, then upload.";
-      stream.getTracks().forEach((t) => t.stop());
-      clearInterval(meterTimer); level.value = 0;
-      ctx.close();
-    };
-    recorder.start(1000);
-    ticker = setInterval(() => { if (recorder.state === "recording") { elapsed += 1; timeEl.textContent = fmtTime(elapsed); } }, 1000);
-    status.textContent = "Recording…";
-    startBtn.disabled = true; pauseBtn.disabled = false; stopBtn.disabled = false;
-    form.dataset.recording = "1";
-  });
-
-  pauseBtn.addEventListener("click", () => {
-    if (!recorder) return;
-    if (recorder.state === "recording") { recorder.pause(); pauseBtn.textContent = "Resume"; status.textContent = "Paused."; }
-    else if (recorder.state === "paused") { recorder.resume(); pauseBtn.textContent = "Pause"; status.textContent = "Recording…"; }
-  });
-
-  stopBtn.addEventListener("click", () => {
-    if (!recorder || recorder.state === "inactive") return;
-    recorder.stop(); clearInterval(ticker);
-    startBtn.disabled = false; pauseBtn.disabled = true; stopBtn.disabled = true;
-    pauseBtn.textContent = "Pause"; startBtn.textContent = "Record again";
+  // Microphone, meter, timer, pause and stop live in recorder.js (shared with drills).
+  window.MitrainRecorder.attach({
+    start: document.getElementById("rec-start"), pause: document.getElementById("rec-pause"),
+    stop: document.getElementById("rec-stop"), time: document.getElementById("rec-time"),
+    level: document.getElementById("rec-level"), status: document.getElementById("rec-status"),
+    playback: document.getElementById("rec-playback"),
+  }, {
+    instead: "upload a file instead",
+    next: "upload it",
+    onError: showError,
+    onStart: () => { errorBox.hidden = true; blob = null; form.dataset.recording = "1"; },
+    onRecorded: (b) => { blob = b; },
   });
 
   form.addEventListener("submit", (e) => {

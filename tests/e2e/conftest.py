@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +103,30 @@ def page(browser):  # type: ignore[no-untyped-def]
     context.close()
 
 
+@contextmanager
+def fake_microphone(browser, wav: Path):  # type: ignore[no-untyped-def]
+    """A second Chromium whose microphone plays ``wav`` once (16-bit PCM WAV), from
+    the session's Playwright instance; yields a page with microphone permission."""
+    args = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                            f"--use-file-for-fake-audio-capture={wav}%noloop"]
+    mic_browser = browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=args)
+    try:
+        yield mic_browser.new_context(permissions=["microphone"]).new_page()
+    finally:
+        mic_browser.close()
+
+
+def record_for(page, seconds: int) -> None:  # type: ignore[no-untyped-def]
+    """Press the recorder's Start and wait until its clock shows ``seconds``."""
+    page.click("#rec-start")
+    for _ in range(seconds * 2 + 40):  # CSP forbids eval, so poll rather than wait_for_function
+        minutes, secs = page.inner_text("#rec-time").split(":")
+        if int(minutes) * 60 + int(secs) >= seconds:
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError(f"the recorder never reached {seconds} s")
+
+
 def sign_in(page, server: LiveServer, role: UserRole) -> None:  # type: ignore[no-untyped-def]
     """Sign in through the real form."""
     user = server.users[role]
@@ -110,3 +135,9 @@ def sign_in(page, server: LiveServer, role: UserRole) -> None:  # type: ignore[n
     page.fill("#password", "correct horse battery staple")
     page.click("input[type=submit]")
     page.wait_for_url(server.url + "/")
+
+
+def screenshot(page, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Save a full-page screenshot (kept in the test's tmp_path) and check it is a real image."""
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 1000

@@ -5,30 +5,18 @@ from pathlib import Path
 
 from mitrain.models import UserRole
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, sign_in
+from .conftest import fake_microphone, record_for, sign_in
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "audio" / "home_mono.wav"
 
 
 def test_record_upload_and_read_the_coded_report(live_server, browser, tmp_path: Path) -> None:
     assert FIXTURE.exists(), "run tests/fixtures/audio/make_fixtures.py"
-    args = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                            f"--use-file-for-fake-audio-capture={FIXTURE}%noloop"]
-    # A second browser with a fake microphone, from the session's Playwright instance.
-    recorder_browser = browser.browser_type.launch(executable_path=CHROMIUM, headless=True,
-                                                   args=args)
-    try:
-        context = recorder_browser.new_context(permissions=["microphone"])
-        page = context.new_page()
+    with fake_microphone(browser, FIXTURE) as page:
         sign_in(page, live_server, UserRole.PRACTITIONER)
         page.goto(live_server.url + "/practice/record")
         page.fill("#title", "Browser role-play")
-        page.click("#rec-start")
-        for _ in range(60):  # CSP forbids eval, so poll from here rather than wait_for_function
-            minutes, seconds = page.inner_text("#rec-time").split(":")
-            if int(minutes) * 60 + int(seconds) >= 8:
-                break
-            page.wait_for_timeout(500)
+        record_for(page, 8)
         page.click("#rec-stop")
         page.wait_for_selector("#rec-playback:not([hidden])")
         page.screenshot(path=str(tmp_path / "recorded.png"), full_page=True)
@@ -48,6 +36,4 @@ def test_record_upload_and_read_the_coded_report(live_server, browser, tmp_path:
         text = " ".join(page.locator("#transcript .utt .text").all_inner_texts()).lower()
         assert len(text.split()) > 10
         assert page.locator(".tips li").count() == 3
-    finally:
-        recorder_browser.close()
     assert (tmp_path / "report.png").stat().st_size > 10000

@@ -243,6 +243,22 @@ def test_pre_and_post_check_show_the_change(client, db, course, learner,
     assert "No drills answered yet" in progress
 
 
+@pytest.mark.parametrize("code, headline, kind_words", [
+    ("PERSUADE", "That included advice or a warning given without permission.",
+     "It comes from a good place"),
+    ("CONFRONT", "That included a confronting response.",
+     "That is a very human reaction when a child\u2019s safety is at stake"),
+])
+def test_roadblocks_are_named_kindly(client, db, course, learner, fake_coder: dict[str, str],
+                                     code: str, headline: str, kind_words: str) -> None:
+    fake_coder["code"] = code
+    html = _text(client.post("/learn/drills/d-cr",
+                             data={"response": "If you carry on, the children will be removed."}))
+    assert headline in html and kind_words in html
+    assert "Not quite the skill" in html
+    assert _attempts(db, user_id=learner.id, hit=False, code=code) == 1
+
+
 def test_post_check_needs_a_pre_check(client, db, course, learner) -> None:
     resp = client.post("/learn/skills-check/post/start")
     assert "Take the “before” skills check first" in _text(client.get(resp.headers["Location"]))

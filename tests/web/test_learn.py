@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from mitrain.services.learning import course_progress, current_course
 
 from ..conftest import build_app
 from ..factories import make_user
+from ..recording_factories import tiny_wav
 from .test_content_sync import write_course
 
 RIGHT = {"intro": {"q-intro-q1": "0", "q-intro-q2": ["0", "1", "3"]},
@@ -325,9 +327,15 @@ def test_pages_use_csrf_protected_forms(tmp_path: Path) -> None:
                 "/learn/drills/d-open", "/learn/skills-check"):
         html = _text(client.get(url))
         assert 'name="csrf_token"' in html, url
+    # The spoken-answer form carries its own token.
+    spoken = _text(client.get("/learn/drills/d-open")).split('id="spoken-form"')[1]
+    assert 'name="csrf_token"' in spoken.split("</form>")[0]
     # A post without the token is refused and saves nothing.
     resp = client.post("/learn/modules/intro/quiz", data=RIGHT["intro"])
     assert resp.status_code == 400
+    resp = client.post("/learn/drills/d-open/spoken", content_type="multipart/form-data",
+                       data={"audio": (io.BytesIO(tiny_wav()), "answer.wav")})
+    assert resp.status_code == 400 and "This form could not be accepted" in _text(resp)
     with Session(get_db(app).engine) as db:
         assert db.scalar(select(func.count()).select_from(QuizAttempt)) == 0
     get_db(app).engine.dispose()

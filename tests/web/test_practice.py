@@ -10,7 +10,7 @@ from mitrain.models import Job, Recording, RecordingStatus, Team, UserRole
 from mitrain.services.feedback import suggestions
 
 from ..factories import make_user
-from ..recording_factories import make_coded_recording, tiny_wav
+from ..recording_factories import make_coded_recording, post_cut_short, tiny_wav
 
 
 def _upload(client, data: bytes, name: str = "roleplay.wav", consent: bool = True, **extra):
@@ -69,6 +69,16 @@ def test_bad_uploads_are_refused_and_nothing_is_saved(app, client, auth, people,
     assert resp.status_code == 400 and message in resp.get_data(as_text=True)
     assert _recordings(db) == 0 and _files(app) == []
     assert db.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_interrupted_upload_is_explained_and_nothing_is_saved(app, client, auth, people, db):
+    auth.login(people[UserRole.PRACTITIONER])
+    resp = post_cut_short(client, "/practice/record", "audio", tiny_wav()[:3000])
+    assert resp.status_code == 400
+    assert "The upload was interrupted before it finished. Nothing was saved" in \
+        resp.get_data(as_text=True)
+    assert _recordings(db) == 0
+    assert not Path(app.config["RECORDINGS_DIR"]).exists() or _files(app) == []
 
 
 def test_oversize_upload_is_refused(tmp_path):

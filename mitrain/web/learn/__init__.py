@@ -16,6 +16,7 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.routing import BuildError
 
 from ...content import DISCIPLINES
@@ -24,10 +25,11 @@ from ...models import (Course, Discipline, Drill, Lesson, Module, QuizAttempt, S
                        UserRole)
 from ...services import ServiceError
 from ...services import drills as drill_service
-from ...services import learning
+from ...services import learning, speech
 from ..access import require, roles, signed_in
+from ..uploads import INTERRUPTED, body_cut_short
 from .charts import line_chart
-from .forms import ActionForm, CheckAnswerForm, DrillAnswerForm
+from .forms import ActionForm, CheckAnswerForm, DrillAnswerForm, SpokenAnswerForm
 
 bp = Blueprint("learn", __name__, url_prefix="/learn", template_folder="templates")
 practitioner = roles(UserRole.PRACTITIONER)
@@ -274,6 +276,19 @@ def _next_drill(drill: Drill) -> Drill | None:
     return later[0] if later else (same[0] if same and same[0].id != drill.id else None)
 
 
+def _drill_page(item: Drill, *, form: DrillAnswerForm | None = None, feedback: Any = None,
+                error: str | None = None, spoken_error: str | None = None,
+                status: int = 200) -> Any:
+    return render_template(
+        "learn/drill.html", drill=item, form=form or DrillAnswerForm(formdata=None),
+        spoken_form=SpokenAnswerForm(formdata=None), feedback=feedback, error=error,
+        spoken_error=spoken_error,
+        skill_label=drill_service.SKILL_LABELS.get(item.skill, item.skill),
+        how=drill_service.SKILL_HOW.get(item.skill, ""),
+        max_chars=drill_service.MAX_ANSWER_CHARS,
+        max_clip_seconds=int(speech.MAX_CLIP_SECONDS), next_drill=_next_drill(item)), status
+
+
 @bp.route("/drills/<slug>", methods=["GET", "POST"])
 @practitioner
 def drill(slug: str) -> Any:
@@ -289,12 +304,35 @@ def drill(slug: str) -> Any:
             error, status = str(exc), 400
     elif request.method == "POST":
         error, status = "The form could not be read; please try again.", 400
-    return render_template("learn/drill.html", drill=item, form=form, feedback=feedback,
-                           error=error, skill_label=drill_service.SKILL_LABELS.get(item.skill,
-                                                                                   item.skill),
-                           how=drill_service.SKILL_HOW.get(item.skill, ""),
-                           max_chars=drill_service.MAX_ANSWER_CHARS,
-                           next_drill=_next_drill(item)), status
+    return _drill_page(item, form=form, feedback=feedback, error=error, status=status)
+
+
+@bp.route("/drills/<slug>/spoken", methods=["POST"])
+@practitioner
+def drill_spoken(slug: str) -> Any:
+    """A spoken answer: transcribed and coded in this request (see services.speech)."""
+    item = _drill(slug)
+    # The body is parsed by the CSRF check under the app-wide upload limit (an
+    # anonymous, self-deleting temporary file past 500 kB); the clip's own, much
+    # smaller limit is enforced while services.speech copies it.
+    try:
+        if body_cut_short():
+            raise ClientDisconnected()
+        form = SpokenAnswerForm()
+        if not form.validate_on_submit():
+            raise ServiceError("The form could not be accepted. Reload the page and try again.")
+        upload = request.files.get("audio")
+        if upload is None or not upload.filename:  # an empty file input sends no name
+            raise ServiceError("Record your answer first (or choose a short audio file), "
+                               "then press \u201cCheck my spoken answer\u201d.")
+        _, feedback = speech.answer_spoken(db_session(), current_user, item, upload.stream,
+                                           filename=upload.filename or "",
+                                           content_type=upload.mimetype or "")
+    except ServiceError as exc:
+        return _drill_page(item, spoken_error=str(exc), status=400)
+    except ClientDisconnected:
+        return _drill_page(item, status=400, spoken_error=INTERRUPTED)
+    return _drill_page(item, feedback=feedback)
 
 
 # -------------------------------------------------------------- skills check

@@ -20,6 +20,7 @@ from ...services import jobs as job_rows
 from ...services import recordings as rec_service
 from ...services.feedback import suggestions
 from ..access import require, roles, signed_in
+from ..uploads import INTERRUPTED, body_cut_short
 
 bp = Blueprint("practice", __name__, url_prefix="/practice", template_folder="templates")
 
@@ -84,7 +85,9 @@ def record() -> Any:
             upload = request.files.get("audio")
         except ClientDisconnected:
             form_ok, upload = False, None
-            error = "The upload was interrupted before it finished. Nothing was saved; please try again."
+            error = INTERRUPTED
+        if error is None and body_cut_short():
+            error = INTERRUPTED
         if error is None and not form_ok:
             error = "The form could not be accepted. Reload the page and try again."
         elif error is None and (upload is None or not upload.filename and not upload.mimetype):
@@ -102,15 +105,14 @@ def record() -> Any:
             except ServiceError as exc:
                 error = str(exc)
             except ClientDisconnected:
-                error = "The upload was interrupted before it finished. Nothing was saved; please try again."
+                error = INTERRUPTED
         if error is not None:
             if wants_json:
                 return jsonify(error=error), 400
             return render_template("practice/record.html", scenario=card, form=form,
                                    error=error), 400
         assert recording is not None
-        job_id = get_queue().submit(rec_service.JOB_KIND, recording.id, owner_id=current_user.id)
-        rec_service.mark_queued(db, recording, job_id)
+        job_id = _queue_coding(recording)
         target = url_for("practice.report", recording_id=recording.id)
         if wants_json:
             return jsonify(recording_id=recording.id, job_id=job_id, url=target), 201
@@ -128,6 +130,8 @@ def report(recording_id: int) -> Any:
     return render_template(
         "practice/report.html", recording=recording, job=job,
         active=rec_service.job_is_active(job), summary=summary,
+        notice=rec_service.failure_notice(recording, job),
+        can_retry=_can_retry(recording),
         tips=suggestions(summary) if summary else [], code_names=CODE_NAMES,
         score_labels=SCORE_LABELS, action=ActionForm(),
         can_swap=rec_service.can_change_roles(current_user, recording),
@@ -170,21 +174,39 @@ def swap_roles(recording_id: int) -> Any:
     return redirect(url_for("practice.report", recording_id=recording_id))
 
 
+def _queue_coding(recording: Recording) -> int:
+    """Create the coding job, point the recording at it, then let workers see it."""
+    db, queue = db_session(), get_queue()
+    job = job_rows.create_job(db, rec_service.JOB_KIND, recording.id,
+                              owner_id=recording.owner_id, max_attempts=queue.max_attempts)
+    # Before enqueueing: a fast failure must not be overwritten by "processing".
+    rec_service.mark_queued(db, recording, job.id)
+    queue.enqueue(job.id)
+    return job.id
+
+
+def _can_retry(recording: Recording) -> bool:
+    return recording.owner_id == current_user.id or current_user.role is UserRole.ADMIN
+
+
 @bp.route("/recordings/<int:recording_id>/retry", methods=["POST"])
 @signed_in
 def retry(recording_id: int) -> Any:
     db = db_session()
     recording = _recording(recording_id)
-    require(recording.owner_id == current_user.id or current_user.role is UserRole.ADMIN)
-    require(ActionForm().validate_on_submit())
+    require(_can_retry(recording) and ActionForm().validate_on_submit())
     job = rec_service.latest_job(db, recording)
     if rec_service.job_is_active(job) or recording.status is RecordingStatus.CODED:
         flash("This recording does not need another try.", "info")
-    elif job is not None:
+        return redirect(url_for("practice.report", recording_id=recording_id))
+    if job is None:  # the job row is gone (e.g. cleaned up): start a fresh one
+        _queue_coding(recording)
+    else:
+        # The recording first, then the job: a worker may finish before this request does.
+        rec_service.mark_queued(db, recording, job.id)
         job_rows.retry(db, job)
         get_queue().enqueue(job.id)
-        rec_service.mark_queued(db, recording, job.id)
-        flash("Trying again.", "success")
+    flash("Trying again: the recording is back in the queue.", "success")
     return redirect(url_for("practice.report", recording_id=recording_id))
 
 
