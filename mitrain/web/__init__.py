@@ -27,7 +27,7 @@ NAVIGATION: dict[UserRole, list[tuple[str, str]]] = {
                     ("learn.index", "Course")],
     UserRole.ADMIN: [("home.index", "Home"), ("admin.users", "Users"), ("admin.teams", "Teams"),
                      ("admin.import_people", "Import"), ("admin.jobs", "Jobs"),
-                     ("coder_admin.index", "Coder"),
+                     ("admin.retention", "Retention"), ("coder_admin.index", "Coder"),
                      ("workforce.index", "Workforce skills")],
 }
 

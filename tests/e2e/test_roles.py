@@ -12,7 +12,8 @@ NAV = {
     UserRole.PRACTITIONER: ["Home", "Learn", "Drills", "Practice", "My progress"],
     UserRole.TRAINER: ["Home", "Review queue", "Agreement", "Course"],
     UserRole.LEAD: ["Home", "Workforce skills", "Course"],
-    UserRole.ADMIN: ["Home", "Users", "Teams", "Import", "Jobs", "Coder", "Workforce skills"],
+    UserRole.ADMIN: ["Home", "Users", "Teams", "Import", "Jobs", "Retention", "Coder",
+                     "Workforce skills"],
 }
 
 

@@ -24,10 +24,12 @@ EXPECTED: dict[str, frozenset] = {
     "review.agreement_csv": frozenset({UserRole.TRAINER, UserRole.ADMIN}),
     "coder_admin.index": frozenset({UserRole.ADMIN}),
     "workforce.index": frozenset({UserRole.LEAD, UserRole.ADMIN}),
+    "workforce.export_csv": frozenset({UserRole.LEAD, UserRole.ADMIN}),
     "admin.users": frozenset({UserRole.ADMIN}),
     "admin.teams": frozenset({UserRole.ADMIN}),
     "admin.import_people": frozenset({UserRole.ADMIN}),
     "admin.jobs": frozenset({UserRole.ADMIN}),
+    "admin.retention": frozenset({UserRole.ADMIN}),
 }
 
 
