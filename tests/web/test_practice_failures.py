@@ -212,3 +212,19 @@ def test_worker_dying_on_every_try_marks_the_recording_failed(app, client, auth,
     assert job.status is JobStatus.FAILED and rec.status is RecordingStatus.FAILED
     page = _page(client, rec_id)
     assert "problem on the server" in page and "stopped while running this job" in page
+
+
+def test_no_retry_once_the_audio_is_deleted(app, client, auth, owner, db):
+    auth.login(owner)
+    rec_id = _upload(client, tiny_wav(seconds=3, amplitude=0))
+    get_queue(app).run_pending()
+    # What the retention sweep leaves behind: the row without its audio.
+    db.execute(update(Recording).where(Recording.id == rec_id)
+               .values(audio_file=None, audio_deleted_at=utcnow(), audio_deleted_reason="retention"))
+    db.commit()
+    page = _page(client, rec_id)
+    assert "retry-button" not in page and "under the retention policy" in page
+    resp = client.post(f"/practice/recordings/{rec_id}/retry", follow_redirects=True)
+    assert "cannot be coded again" in resp.get_data(as_text=True)
+    rec, job = _state(db, rec_id)
+    assert rec.status is RecordingStatus.FAILED and job.status is JobStatus.FAILED

@@ -199,6 +199,10 @@ def retry(recording_id: int) -> Any:
     if rec_service.job_is_active(job) or recording.status is RecordingStatus.CODED:
         flash("This recording does not need another try.", "info")
         return redirect(url_for("practice.report", recording_id=recording_id))
+    if recording.audio_file is None:  # deleted under the retention policy: nothing to code
+        flash("The audio of this recording has been deleted, so it cannot be coded again. "
+              "Record or upload the role-play again if you need a report.", "error")
+        return redirect(url_for("practice.report", recording_id=recording_id))
     if job is None:  # the job row is gone (e.g. cleaned up): start a fresh one
         _queue_coding(recording)
     else:
