@@ -38,7 +38,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .jobs import JobQueue
     JobQueue(app)
     from .jobs import tasks  # noqa: F401  (registers the job handlers)
-
     from .web import init_web
     init_web(app)
     return app

@@ -30,12 +30,26 @@ from typing import Any
 import yaml
 
 __all__ = [
-    "CODES", "DISCIPLINES", "QUIZ_KINDS", "SKILLS",
-    "ContentError", "ContentProblem",
-    "CourseContent", "ModuleContent", "LessonContent", "QuizContent", "QuizItem",
-    "DrillContent", "ExampleResponse", "ScenarioContent", "Persona",
-    "QuizResult", "QuizItemResult",
-    "default_course_dir", "load_course_dir", "score_quiz",
+    "CODES",
+    "DISCIPLINES",
+    "QUIZ_KINDS",
+    "SKILLS",
+    "ContentError",
+    "ContentProblem",
+    "CourseContent",
+    "DrillContent",
+    "ExampleResponse",
+    "LessonContent",
+    "ModuleContent",
+    "Persona",
+    "QuizContent",
+    "QuizItem",
+    "QuizItemResult",
+    "QuizResult",
+    "ScenarioContent",
+    "default_course_dir",
+    "load_course_dir",
+    "score_quiz",
 ]
 
 # Same values as mitrain.models.Discipline (minus "other"); duplicated so this

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from coding.miti import summarise
 from coding.types import Code, CodedUtterance, Role
 from coding.types import Utterance as Utterance_
-
 from mitrain.models import Recording, RecordingStatus, User, Utterance, utcnow
 
 _seq = itertools.count(1)

@@ -618,7 +618,7 @@ def test_scores_shipped_quiz_with_its_own_answers(course: CourseContent) -> None
 def test_content_module_imports_only_yaml_and_stdlib() -> None:
     import ast
 
-    import mitrain.content as content
+    from mitrain import content
 
     tree = ast.parse(Path(content.__file__).read_text(encoding="utf-8"))
     imported: set[str] = set()

@@ -1,5 +1,7 @@
 """Job handlers, one per kind. Each takes ids and is safe to run twice."""
 
-from . import recording  # noqa: F401
-from . import retrain  # noqa: E402,F401  (coder.retrain)
-from . import retention  # noqa: E402,F401  (retention.sweep)
+from . import (
+    recording,  # noqa: F401
+    retention,  # noqa: F401  (retention.sweep)
+    retrain,  # noqa: F401  (coder.retrain)
+)

@@ -2,15 +2,55 @@
 
 from .base import Base, utcnow
 from .jobs import Job, JobStatus
-from .learning import (Course, Drill, DrillAttempt, Lesson, LessonProgress, Module, QuizAttempt,
-                       Scenario, SkillsCheck)
+from .learning import (
+                       Course,
+                       Drill,
+                       DrillAttempt,
+                       Lesson,
+                       LessonProgress,
+                       Module,
+                       QuizAttempt,
+                       Scenario,
+                       SkillsCheck,
+)
 from .people import Discipline, LoginAttempt, Team, User, UserRole, trainer_teams
-from .recordings import (CoderTraining, Recording, RecordingStatus, Review, ReviewCode,
-                         ReviewEvent, ReviewStatus, Utterance)
+from .recordings import (
+                       CoderTraining,
+                       Recording,
+                       RecordingStatus,
+                       Review,
+                       ReviewCode,
+                       ReviewEvent,
+                       ReviewStatus,
+                       Utterance,
+)
 
 __all__ = [
-    "Base", "utcnow", "Job", "JobStatus", "Discipline", "LoginAttempt", "Team", "User",
-    "UserRole", "trainer_teams", "Course", "Module", "Lesson", "LessonProgress", "QuizAttempt",
-    "Drill", "DrillAttempt", "SkillsCheck", "Scenario", "Recording", "RecordingStatus",
-    "Utterance", "Review", "ReviewCode", "ReviewEvent", "ReviewStatus", "CoderTraining",
+                       "Base",
+                       "CoderTraining",
+                       "Course",
+                       "Discipline",
+                       "Drill",
+                       "DrillAttempt",
+                       "Job",
+                       "JobStatus",
+                       "Lesson",
+                       "LessonProgress",
+                       "LoginAttempt",
+                       "Module",
+                       "QuizAttempt",
+                       "Recording",
+                       "RecordingStatus",
+                       "Review",
+                       "ReviewCode",
+                       "ReviewEvent",
+                       "ReviewStatus",
+                       "Scenario",
+                       "SkillsCheck",
+                       "Team",
+                       "User",
+                       "UserRole",
+                       "Utterance",
+                       "trainer_teams",
+                       "utcnow",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
 from enum import StrEnum
 
 from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator

@@ -19,7 +19,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..content import CourseContent, ContentError, default_course_dir, load_course_dir
+from ..content import ContentError, CourseContent, default_course_dir, load_course_dir
 from ..models import Course, Drill, Lesson, Module, Scenario, utcnow
 
 __all__ = ["SyncReport", "course_dir", "sync_course", "sync_course_dir",

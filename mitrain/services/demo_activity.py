@@ -17,8 +17,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import (Drill, DrillAttempt, QuizAttempt, Recording, RecordingStatus,
-                      SkillsCheck, User, Utterance, utcnow)
+from ..models import (
+    Drill,
+    DrillAttempt,
+    QuizAttempt,
+    Recording,
+    RecordingStatus,
+    SkillsCheck,
+    User,
+    Utterance,
+    utcnow,
+)
 from . import review
 from .drills import SKILL_TARGETS
 from .learning import active_modules, current_course, pass_mark_for

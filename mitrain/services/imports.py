@@ -50,7 +50,7 @@ class ImportReport:
         return not self.errors
 
 
-def _choice(value: str, enum: type[Discipline] | type[UserRole]) -> Discipline | UserRole | None:
+def _choice(value: str, enum: type[Discipline | UserRole]) -> Discipline | UserRole | None:
     key = value.strip().lower().replace(" ", "_").replace("-", "_")
     for member in enum:
         if member.value == key:

@@ -26,15 +26,41 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..content import QuizContent, QuizItem, QuizResult, score_quiz
-from ..models import (Course, Lesson, LessonProgress, Module, QuizAttempt, Recording,
-                      RecordingStatus, Review, ReviewStatus, User)
+from ..models import (
+    Course,
+    Lesson,
+    LessonProgress,
+    Module,
+    QuizAttempt,
+    Recording,
+    RecordingStatus,
+    Review,
+    ReviewStatus,
+    User,
+)
 from . import ServiceError
 
 __all__ = [
-    "MITI_MEASURES", "Certificate", "CourseProgress", "LessonState", "MitiPoint", "ModuleState",
-    "ReviewedQuizItem", "certificate", "course_progress", "current_course", "latest_feedback",
-    "mark_lesson_done", "miti_history", "module_state", "active_modules", "pass_mark_for",
-    "quiz_content", "quiz_problems", "review_attempt", "submit_quiz",
+    "MITI_MEASURES",
+    "Certificate",
+    "CourseProgress",
+    "LessonState",
+    "MitiPoint",
+    "ModuleState",
+    "ReviewedQuizItem",
+    "active_modules",
+    "certificate",
+    "course_progress",
+    "current_course",
+    "latest_feedback",
+    "mark_lesson_done",
+    "miti_history",
+    "module_state",
+    "pass_mark_for",
+    "quiz_content",
+    "quiz_problems",
+    "review_attempt",
+    "submit_quiz",
 ]
 
 

@@ -24,11 +24,22 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from coding.miti import summarise
-from coding.types import CodedUtterance, Code, Role, codes_for
+from coding.types import Code, CodedUtterance, Role, codes_for
 from coding.types import Utterance as CodingUtterance
 
-from ..models import (Recording, RecordingStatus, Review, ReviewCode, ReviewEvent, ReviewStatus,
-                      Team, User, UserRole, Utterance, utcnow)
+from ..models import (
+    Recording,
+    RecordingStatus,
+    Review,
+    ReviewCode,
+    ReviewEvent,
+    ReviewStatus,
+    Team,
+    User,
+    UserRole,
+    Utterance,
+    utcnow,
+)
 from . import ServiceError
 
 GLOBALS: tuple[str, ...] = ("cultivating_change_talk", "softening_sustain_talk", "partnership",

@@ -49,8 +49,21 @@ from sqlalchemy.orm import Session, defer
 
 from coding.miti import THRESHOLDS, band, summarise
 
-from ..models import (Discipline, Drill, DrillAttempt, QuizAttempt, Recording, RecordingStatus,
-                      Review, ReviewCode, SkillsCheck, Team, User, UserRole, Utterance)
+from ..models import (
+    Discipline,
+    Drill,
+    DrillAttempt,
+    QuizAttempt,
+    Recording,
+    RecordingStatus,
+    Review,
+    ReviewCode,
+    SkillsCheck,
+    Team,
+    User,
+    UserRole,
+    Utterance,
+)
 from .drills import SKILL_LABELS, SkillAccuracy
 from .learning import CourseProgress, active_modules, current_course, module_state
 from .review import GLOBAL_LABELS, GLOBALS, coded, effective_code, primary_review

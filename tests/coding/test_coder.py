@@ -9,8 +9,15 @@ import pytest
 
 import coding.coder as coder_mod
 from coding.coder import (
-    MitiCoder, clear_cache, current_version, default_model_dir, list_versions, load_coder,
-    save_coder, set_current, train_coder,
+    MitiCoder,
+    clear_cache,
+    current_version,
+    default_model_dir,
+    list_versions,
+    load_coder,
+    save_coder,
+    set_current,
+    train_coder,
 )
 from coding.corpus import read_project_corpus
 from coding.errors import InputError, ModelError

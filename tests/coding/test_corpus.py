@@ -6,7 +6,11 @@ from pathlib import Path
 import pytest
 
 from coding.corpus import (
-    CODE_TO_ANNOMI, annomi_labels, read_annomi, read_project_corpus, read_reviewed,
+    CODE_TO_ANNOMI,
+    annomi_labels,
+    read_annomi,
+    read_project_corpus,
+    read_reviewed,
 )
 from coding.errors import InputError
 from coding.types import Code, Role

@@ -10,8 +10,18 @@ import pytest
 from sqlalchemy import func, select
 
 from mitrain.jobs import get_queue
-from mitrain.models import (Job, JobStatus, Recording, RecordingStatus, Review, ReviewStatus,
-                            User, UserRole, Utterance, utcnow)
+from mitrain.models import (
+    Job,
+    JobStatus,
+    Recording,
+    RecordingStatus,
+    Review,
+    ReviewStatus,
+    User,
+    UserRole,
+    Utterance,
+    utcnow,
+)
 from mitrain.services import ServiceError, retention
 from mitrain.services.retention import Policy, Reason, sweep
 

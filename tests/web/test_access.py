@@ -93,6 +93,6 @@ def test_navigation_matches_role(client, auth, people) -> None:
         (UserRole.ADMIN, "Users", "Drills"),
     ]:
         auth.login(people[role])
-        nav = re.search(r"<nav.*?</nav>", client.get("/").get_data(as_text=True), re.S).group(0)
+        nav = re.search(r"<nav.*?</nav>", client.get("/").get_data(as_text=True), re.DOTALL).group(0)
         assert must_have in nav and must_not not in nav, role
         auth.logout()

@@ -1,5 +1,6 @@
-from mitrain.models import Team, User, UserRole
 from sqlalchemy import select
+
+from mitrain.models import Team, User, UserRole
 
 
 def test_admin_creates_team_and_user_and_deactivates(client, auth, people, db) -> None:

@@ -12,7 +12,7 @@ def test_init_demo_creates_organisation_once_with_random_passwords(tmp_path: Pat
     first = CliRunner().invoke(main, ["init", "--demo"])
     assert first.exit_code == 0, first.output
     assert "upgraded empty ->" in first.output
-    logins = re.findall(r"^\s+(\w+)\s+(\S+@\S+)\s+(\S+)$", first.output, re.M)
+    logins = re.findall(r"^\s+(\w+)\s+(\S+@\S+)\s+(\S+)$", first.output, re.MULTILINE)
     assert {role for role, _, _ in logins} == {"admin", "trainer", "lead", "practitioner"}
     assert len(logins) >= 7
     passwords = [p for _, _, p in logins]
@@ -22,7 +22,7 @@ def test_init_demo_creates_organisation_once_with_random_passwords(tmp_path: Pat
     # a different instance gets different passwords: nothing is fixed
     monkeypatch.setenv("MITRAIN_INSTANCE_PATH", str(tmp_path / "other"))
     third = CliRunner().invoke(main, ["init", "--demo"])
-    assert not set(passwords) & set(re.findall(r"^\s+\w+\s+\S+@\S+\s+(\S+)$", third.output, re.M))
+    assert not set(passwords) & set(re.findall(r"^\s+\w+\s+\S+@\S+\s+(\S+)$", third.output, re.MULTILINE))
 
 
 def test_every_command_has_help() -> None:

@@ -16,8 +16,17 @@ from sqlalchemy.orm import Session
 
 from mitrain.content import ContentError, default_course_dir, load_course_dir
 from mitrain.courses_cli import courses
-from mitrain.models import (Course, Drill, DrillAttempt, Lesson, LessonProgress, Module,
-                            QuizAttempt, Scenario, UserRole)
+from mitrain.models import (
+    Course,
+    Drill,
+    DrillAttempt,
+    Lesson,
+    LessonProgress,
+    Module,
+    QuizAttempt,
+    Scenario,
+    UserRole,
+)
 from mitrain.services.content_sync import sync_course, sync_course_dir, sync_course_if_available
 
 from ..factories import make_user

@@ -12,8 +12,17 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mitrain.models import (LessonProgress, Module, QuizAttempt, Recording, RecordingStatus,
-                            Review, ReviewStatus, User, UserRole)
+from mitrain.models import (
+    LessonProgress,
+    Module,
+    QuizAttempt,
+    Recording,
+    RecordingStatus,
+    Review,
+    ReviewStatus,
+    User,
+    UserRole,
+)
 from mitrain.services.content_sync import sync_course_dir
 from mitrain.services.learning import course_progress, current_course
 
@@ -146,7 +155,7 @@ def test_a_partly_right_multiple_choice_answer_is_wrong(client, db, course, lear
     module = _text(client.get("/learn/modules/intro"))
     assert module.count("See answers") == 2 and ">Passed<" in module
     progress = _text(client.get("/learn/progress"))
-    assert re.search(r"Introduction to MI</a></th>.*?<td>2</td>.*?100%", progress, re.S)
+    assert re.search(r"Introduction to MI</a></th>.*?<td>2</td>.*?100%", progress, re.DOTALL)
 
 
 def test_incomplete_or_invalid_quiz_answers_are_not_saved(client, db, course, learner) -> None:

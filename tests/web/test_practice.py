@@ -85,6 +85,7 @@ def test_oversize_upload_is_refused(tmp_path):
     from ..conftest import build_app
     app = build_app(tmp_path, MAX_UPLOAD_MB=1)
     from sqlalchemy.orm import Session
+
     from mitrain.db import get_db
     with Session(get_db(app).engine, expire_on_commit=False) as db:
         user = make_user(db)

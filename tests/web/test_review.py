@@ -10,8 +10,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mitrain.models import (Recording, Review, ReviewEvent, ReviewStatus, User, UserRole,
-                            Utterance, utcnow)
+from mitrain.models import (
+    Recording,
+    Review,
+    ReviewEvent,
+    ReviewStatus,
+    User,
+    UserRole,
+    Utterance,
+    utcnow,
+)
 from mitrain.services import review as svc
 
 from ..factories import make_team, make_user

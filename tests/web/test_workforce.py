@@ -11,8 +11,17 @@ import pytest
 from sqlalchemy.orm import Session
 
 from mitrain.config import load_settings
-from mitrain.models import (Course, Discipline, Drill, DrillAttempt, Module, QuizAttempt,
-                            SkillsCheck, User, UserRole)
+from mitrain.models import (
+    Course,
+    Discipline,
+    Drill,
+    DrillAttempt,
+    Module,
+    QuizAttempt,
+    SkillsCheck,
+    User,
+    UserRole,
+)
 from mitrain.services import review as review_svc
 from mitrain.services.workforce import WorkforceFilter, parse_filter, workforce_report
 

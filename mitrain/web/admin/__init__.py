@@ -14,7 +14,14 @@ from ...models import Discipline, Job, JobStatus, Team, User, UserRole
 from ...services import ServiceError
 from ...services import jobs as job_rows
 from ...services.imports import COLUMNS, import_people
-from ...services.people import assign_trainer, create_team, create_user, list_teams, list_users, set_active
+from ...services.people import (
+    assign_trainer,
+    create_team,
+    create_user,
+    list_teams,
+    list_users,
+    set_active,
+)
 from ..access import require, roles
 from ..auth.tokens import MAX_AGE_SECONDS, make_token
 from .forms import ActionForm, ImportForm, TeamForm, TrainerTeamsForm, UserForm
@@ -150,4 +157,4 @@ def retry_job(job_id: int) -> Any:
     return redirect(url_for("admin.jobs"))
 
 
-from . import retention  # noqa: E402,F401  (registers the retention routes on bp)
+from . import retention  # noqa: F401  (registers the retention routes on bp)

@@ -11,8 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 import markdown as md
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -21,11 +20,9 @@ from werkzeug.routing import BuildError
 
 from ...content import DISCIPLINES
 from ...db import session as db_session
-from ...models import (Course, Discipline, Drill, Lesson, Module, QuizAttempt, SkillsCheck,
-                       UserRole)
-from ...services import ServiceError
+from ...models import Course, Discipline, Drill, Lesson, Module, QuizAttempt, SkillsCheck, UserRole
+from ...services import ServiceError, learning, speech
 from ...services import drills as drill_service
-from ...services import learning, speech
 from ..access import require, roles, signed_in
 from ..uploads import INTERRUPTED, body_cut_short
 from .charts import line_chart
