@@ -58,8 +58,9 @@ def volley_counts(coded: Sequence[CodedUtterance]) -> dict[str, int]:
     for items in volleys.values():
         last_q: Code | None = None
         run: list[Code] = []
-        for cu in items + [None]:  # type: ignore[list-item]
-            code = cu.code if cu is not None else None
+        # a trailing None closes the last run of reflections
+        codes: list[Code | None] = [c.code for c in items] + [None]
+        for code in codes:
             if code in _REFLECTIONS:
                 run.append(code)
                 continue

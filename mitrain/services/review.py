@@ -256,7 +256,7 @@ def utterance_versions(db: Session, review: Review) -> dict[int, int]:
         .where(ReviewEvent.recording_id == review.recording_id,
                ReviewEvent.utterance_id.is_not(None), _relevant(review))
         .group_by(ReviewEvent.utterance_id))
-    return {int(u): int(v) for u, v in rows}
+    return {int(u): int(v) for u, v in rows if u is not None and v is not None}
 
 
 def _when(ev: ReviewEvent) -> str:
@@ -498,7 +498,8 @@ def merge_with_next(db: Session, review: Review, utterance_id: int,
                            "Fix the speaker first if it is wrong.")
     notice = (_conflict_notice(db, review, u.id, client_version))
     their_codes = list(db.scalars(select(ReviewCode).where(ReviewCode.utterance_id == nxt.id)))
-    gone = {"id": nxt.id, "text": nxt.text, "original_text": nxt.original_text,
+    nxt_id = nxt.id
+    gone = {"id": nxt_id, "text": nxt.text, "original_text": nxt.original_text,
             "start": nxt.start, "end": nxt.end, "machine_code": nxt.code,
             "confidence": nxt.confidence,
             "review_codes": [{"review_id": c.review_id, "code": c.code, "comment": c.comment}
@@ -524,7 +525,7 @@ def merge_with_next(db: Session, review: Review, utterance_id: int,
         assert rc is not None
         rc.comment = (rc.comment + "\n" + carried).strip()
     _event(db, review, u.id, "merge", before, {"text": u.text, "end": u.end, "merged": gone})
-    _event(db, review, gone["id"], "merge", gone, {"merged_into": u.id})
+    _event(db, review, nxt_id, "merge", gone, {"merged_into": u.id})
     db.expire(u.recording)
     return _done(db, review, u, notice, reload=True)
 
