@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from ..db import session as db_session
 from ..models import User, UserRole
 from .access import enforce_access
+from .uploads import INTERRUPTED, body_cut_short
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -93,6 +94,9 @@ def init_web(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(_e: CSRFError) -> Any:
+        # A cut-off upload loses its CSRF field with the rest of the body: say what happened.
+        if body_cut_short():
+            return _error_page(400, "Upload interrupted", INTERRUPTED)
         return _error_page(400, "This form could not be accepted",
                            "The page was open too long or the form did not come from this "
                            "site. Go back, reload the page and try again.")

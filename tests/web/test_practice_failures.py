@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 import coding.pipeline
@@ -23,7 +23,7 @@ from mitrain.services import jobs as job_rows
 
 from ..conftest import build_app
 from ..factories import PASSWORD, make_user
-from ..recording_factories import tiny_wav
+from ..recording_factories import post_cut_short, tiny_wav
 
 AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 NOT_AUDIO = b"RIFF\x24\x00\x00\x00WAVE" + b"this is a text file, not audio at all. " * 50
@@ -149,6 +149,23 @@ def test_retry_needs_the_csrf_token(tmp_path):
         token = token_re.search(_page(client, rec_id)).group(1)
         resp = client.post(f"/practice/recordings/{rec_id}/retry", data={"csrf_token": token})
         assert resp.status_code == 302 and _state(db, rec_id)[1].status is JobStatus.QUEUED
+    get_db(app).engine.dispose()
+
+
+def test_interrupted_upload_is_named_even_when_csrf_is_on(tmp_path):
+    # The cut-off body loses the CSRF field too; the message must still say "interrupted".
+    app: Flask = build_app(tmp_path, WTF_CSRF_ENABLED=True)
+    token_re = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+    with Session(get_db(app).engine, expire_on_commit=False) as db:
+        user = make_user(db)
+        client = app.test_client()
+        token = token_re.search(client.get("/auth/login").get_data(as_text=True)).group(1)
+        client.post("/auth/login", data={"email": user.email, "password": PASSWORD,
+                                         "csrf_token": token})
+        resp = post_cut_short(client, "/practice/record", "audio", tiny_wav()[:3000])
+        assert resp.status_code == 400
+        assert "Upload interrupted" in resp.get_data(as_text=True)
+        assert db.scalar(select(func.count()).select_from(Recording)) == 0
     get_db(app).engine.dispose()
 
 
