@@ -16,6 +16,7 @@ from flask_login import current_user
 from ..models import UserRole
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 PUBLIC = frozenset({"*public*"})
 ANY_USER = frozenset(UserRole)
 STAFF = frozenset({UserRole.TRAINER, UserRole.LEAD, UserRole.ADMIN})
@@ -64,6 +65,14 @@ def enforce_access() -> Any:
     if current_user.role not in rule:
         abort(403)
     return None
+
+
+def found(obj: T | None) -> T:
+    """``obj``, or the same refusal as :func:`require` when it is None: a missing id
+    and a forbidden one look alike, so ids reveal nothing."""
+    if obj is None:
+        abort(403)
+    return obj
 
 
 def require(condition: bool) -> None:

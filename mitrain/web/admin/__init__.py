@@ -22,7 +22,7 @@ from ...services.people import (
     list_users,
     set_active,
 )
-from ..access import require, roles
+from ..access import found, require, roles
 from ..auth.tokens import MAX_AGE_SECONDS, make_token
 from .forms import ActionForm, ImportForm, TeamForm, TrainerTeamsForm, UserForm
 
@@ -60,12 +60,12 @@ def users() -> Any:
 @admin_only
 def user(user_id: int) -> Any:
     db = db_session()
-    person = db.get(User, user_id)
-    require(person is not None)
+    person = found(db.get(User, user_id))
     teams_form = TrainerTeamsForm(prefix="teams")
     teams_form.teams.choices = [(t.id, t.name) for t in list_teams(db)]
     if person.role is UserRole.TRAINER and teams_form.validate_on_submit():
-        assign_trainer(db, person, [db.get(Team, i) for i in teams_form.teams.data or []])
+        teams = [t for i in teams_form.teams.data or [] if (t := db.get(Team, i)) is not None]
+        assign_trainer(db, person, teams)
         flash("Teams saved.", "success")
         return redirect(url_for("admin.user", user_id=user_id))
     teams_form.teams.data = [t.id for t in person.trained_teams]
@@ -77,8 +77,8 @@ def user(user_id: int) -> Any:
 @admin_only
 def toggle_active(user_id: int) -> Any:
     db = db_session()
-    person = db.get(User, user_id)
-    require(person is not None and ActionForm().validate_on_submit())
+    person = found(db.get(User, user_id))
+    require(ActionForm().validate_on_submit())
     try:
         set_active(db, person, not person.active, acting=current_user)
     except ServiceError as exc:
@@ -92,8 +92,8 @@ def toggle_active(user_id: int) -> Any:
 @admin_only
 def password_link(user_id: int) -> Any:
     db = db_session()
-    person = db.get(User, user_id)
-    require(person is not None and ActionForm().validate_on_submit())
+    person = found(db.get(User, user_id))
+    require(ActionForm().validate_on_submit())
     link = url_for("auth.set_password_with_link", token=make_token(person), _external=True)
     teams_form = TrainerTeamsForm(prefix="teams")
     teams_form.teams.choices = [(t.id, t.name) for t in list_teams(db)]
@@ -146,8 +146,8 @@ def jobs() -> Any:
 @admin_only
 def retry_job(job_id: int) -> Any:
     db = db_session()
-    job = db.get(Job, job_id)
-    require(job is not None and ActionForm().validate_on_submit())
+    job = found(db.get(Job, job_id))
+    require(ActionForm().validate_on_submit())
     if job.status is not JobStatus.FAILED:
         flash("Only failed jobs can be retried.", "error")
     else:

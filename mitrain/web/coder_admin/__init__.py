@@ -13,7 +13,7 @@ from ...jobs import get_queue
 from ...models import CoderTraining, Job, UserRole
 from ...services import ServiceError
 from ...services.retraining import model_versions, request_retrain, rollback, training_runs
-from ..access import require, roles
+from ..access import found, roles
 
 bp = Blueprint("coder_admin", __name__, url_prefix="/admin/coder", template_folder="templates")
 admin_only = roles(UserRole.ADMIN)
@@ -57,8 +57,7 @@ def retrain() -> Any:
 @bp.route("/runs/<int:run_id>")
 @admin_only
 def run(run_id: int) -> Any:
-    training = db_session().get(CoderTraining, run_id)
-    require(training is not None)
+    training = found(db_session().get(CoderTraining, run_id))
     return render_template("coder_admin/run.html", run=training)
 
 

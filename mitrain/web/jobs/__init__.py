@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from ...db import session as db_session
 from ...models import Job, UserRole
-from ..access import require, signed_in
+from ..access import found, require, signed_in
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
@@ -22,7 +22,7 @@ def can_see_job(job: Job) -> bool:
 @bp.route("/<int:job_id>.json")
 @signed_in
 def status(job_id: int) -> Any:
-    job = db_session().get(Job, job_id)
-    require(job is not None and can_see_job(job))
+    job = found(db_session().get(Job, job_id))
+    require(can_see_job(job))
     assert job is not None
     return jsonify(job.to_dict())

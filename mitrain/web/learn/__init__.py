@@ -23,7 +23,7 @@ from ...db import session as db_session
 from ...models import Course, Discipline, Drill, Lesson, Module, QuizAttempt, SkillsCheck, UserRole
 from ...services import ServiceError, learning, speech
 from ...services import drills as drill_service
-from ..access import require, roles, signed_in
+from ..access import found, require, roles, signed_in
 from ..uploads import INTERRUPTED, body_cut_short
 from .charts import line_chart
 from .forms import ActionForm, CheckAnswerForm, DrillAnswerForm, SpokenAnswerForm
@@ -217,8 +217,8 @@ def quiz(slug: str) -> Any:
 @practitioner
 def quiz_result(slug: str, attempt_id: int) -> Any:
     progress, state = _module_state(slug)
-    attempt = db_session().get(QuizAttempt, attempt_id)
-    require(attempt is not None and attempt.user_id == current_user.id
+    attempt = found(db_session().get(QuizAttempt, attempt_id))
+    require(attempt.user_id == current_user.id
             and attempt.module_id == state.module.id)
     assert attempt is not None
     items = learning.review_attempt(state.module, attempt)
@@ -356,8 +356,8 @@ def skills_check_start(phase: str) -> Any:
 
 
 def _sitting(check_id: int) -> SkillsCheck:
-    sitting = db_session().get(SkillsCheck, check_id)
-    require(sitting is not None and sitting.user_id == current_user.id)
+    sitting = found(db_session().get(SkillsCheck, check_id))
+    require(sitting.user_id == current_user.id)
     assert sitting is not None
     return sitting
 

@@ -28,7 +28,7 @@ from ...services import ServiceError
 from ...services import jobs as job_rows
 from ...services import recordings as rec_service
 from ...services.feedback import suggestions
-from ..access import require, roles, signed_in
+from ..access import found, require, roles, signed_in
 from ..uploads import INTERRUPTED, body_cut_short
 
 bp = Blueprint("practice", __name__, url_prefix="/practice", template_folder="templates")
@@ -52,8 +52,8 @@ class ActionForm(FlaskForm):
 
 
 def _recording(recording_id: int) -> Recording:
-    recording = db_session().get(Recording, recording_id)
-    require(recording is not None and rec_service.can_view(current_user, recording))
+    recording = found(db_session().get(Recording, recording_id))
+    require(rec_service.can_view(current_user, recording))
     assert recording is not None
     return recording
 
@@ -74,8 +74,7 @@ def index() -> Any:
 @bp.route("/scenarios/<slug>")
 @signed_in
 def scenario(slug: str) -> Any:
-    card = db_session().scalar(select(Scenario).where(Scenario.slug == slug, Scenario.active))
-    require(card is not None)
+    card = found(db_session().scalar(select(Scenario).where(Scenario.slug == slug, Scenario.active)))
     return render_template("practice/scenario.html", scenario=card)
 
 
@@ -160,8 +159,7 @@ def _published_feedback(recording: Recording) -> Any:
 @signed_in
 def audio(recording_id: int) -> Any:
     recording = _recording(recording_id)
-    path = rec_service.audio_path(recording, _recordings_dir())
-    require(path is not None)
+    path = found(rec_service.audio_path(recording, _recordings_dir()))
     assert path is not None
     resp = send_file(path, mimetype=recording.content_type or None, conditional=True,
                      download_name=f"recording-{recording.id}{path.suffix}")

@@ -33,7 +33,7 @@ from ...models import Recording, Review, User, UserRole
 from ...services import ServiceError
 from ...services import agreement as agreement_svc
 from ...services import review as svc
-from ..access import require, roles
+from ..access import found, require, roles
 
 bp = Blueprint("review", __name__, url_prefix="/review", template_folder="templates")
 trainer_only = roles(UserRole.TRAINER)
@@ -55,15 +55,15 @@ def _int_arg(name: str) -> int | None:
 
 def _recording_for_trainer(recording_id: int) -> Recording:
     db = db_session()
-    rec = db.get(Recording, recording_id)
-    require(rec is not None and svc.can_review(db, current_user, rec))
+    rec = found(db.get(Recording, recording_id))
+    require(svc.can_review(db, current_user, rec))
     assert rec is not None
     return rec
 
 
 def _own_review(review_id: int) -> Review:
-    review = db_session().get(Review, review_id)
-    require(review is not None and review.trainer_id == current_user.id)
+    review = found(db_session().get(Review, review_id))
+    require(review.trainer_id == current_user.id)
     assert review is not None
     return review
 
@@ -75,11 +75,12 @@ def index() -> Any:
     status = request.args.get("status", "todo")
     if status not in (*svc.QUEUE_STATUSES, "todo", "all"):
         status = "todo"
-    filters = {"team": _int_arg("team"), "practitioner": _int_arg("practitioner"),
+    team_id, practitioner_id = _int_arg("team"), _int_arg("practitioner")
+    filters = {"team": team_id, "practitioner": practitioner_id,
                "status": status, "from": request.args.get("from", ""),
                "to": request.args.get("to", "")}
-    queue = svc.review_queue(db_session(), current_user, team_id=filters["team"],
-                             practitioner_id=filters["practitioner"],
+    queue = svc.review_queue(db_session(), current_user, team_id=team_id,
+                             practitioner_id=practitioner_id,
                              status=None if status == "all" else status,
                              date_from=_date_arg("from"), date_to=_date_arg("to"))
     return render_template("review/queue.html", queue=queue, filters=filters)
