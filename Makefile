@@ -35,5 +35,10 @@ benchmarks: install
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/drill_latency.py
 
+lint: install
+	$(PIP) install --quiet -c constraints.txt -e '.[lint]'
+	$(BIN)/ruff check mitrain coding benchmarks tests
+	$(BIN)/mypy --ignore-missing-imports mitrain coding
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 
 import pytest
@@ -19,5 +20,5 @@ def test_long_roleplay_reaches_ten_minutes() -> None:
     roles = [t.role for t in turns]
     assert roles[::2] == ["practitioner"] * len(roles[::2])
     assert roles[1::2] == ["client"] * len(roles[1::2])
-    assert all(a.end < b.start for a, b in zip(turns, turns[1:]))  # turns never overlap
+    assert all(a.end < b.start for a, b in itertools.pairwise(turns))  # turns never overlap
     assert turns[-1].end <= seconds

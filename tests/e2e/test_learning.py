@@ -69,7 +69,7 @@ def test_practitioner_takes_a_lesson_a_quiz_and_a_drill(page, live_server: LiveS
     page.click("text=Check my response", timeout=180_000)
     feedback = page.locator("#feedback")
     heading = feedback.locator("h2").inner_text()
-    assert heading.startswith("That was") or heading.startswith("That included")
+    assert heading.startswith(("That was", "That included"))
     assert "How sure the coder is" in feedback.inner_text()
     assert feedback.locator(".learn-models li").count() >= 1
     _shot(page, tmp_path / "drill-feedback.png")

@@ -207,7 +207,7 @@ def test_missing_model_is_the_server_s_problem_not_the_recording_s(app, client, 
     auth.login(owner)
     rec_id = _upload(client, tiny_wav(seconds=3))
     get_queue(app).run_pending()
-    rec, job = _state(db, rec_id)
+    _rec, job = _state(db, rec_id)
     assert job.status is JobStatus.FAILED and job.attempts == 1  # retrying cannot help
     page = _page(client, rec_id)
     assert "missing a model" in page and "not a problem with your recording" in page

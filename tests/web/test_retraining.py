@@ -123,7 +123,7 @@ def test_retrain_from_admin_button_runs_as_a_job(app, client, auth, db, model_di
 
 
 def test_rollback_keeps_recordings_coder_version(app, client, auth, db, model_dir) -> None:
-    _, recs = _reviewed_world(db, n=2)
+    _, _recs = _reviewed_world(db, n=2)
     newer = train_coder(read_corpus_paths([CORPUS]), version="newer")
     save_coder(newer, model_dir)
     set_current(model_dir, "newer")
@@ -178,7 +178,7 @@ def test_holdout_is_stable_and_grouped() -> None:
     project = read_corpus_paths([CORPUS])
     ds = [project[0].__class__(str(i), "reviewed", project[0].utterances) for i in range(40)]
     train, held = retrain_mod.split_holdout(ds, 0.25)
-    train2, held2 = retrain_mod.split_holdout(list(reversed(ds)), 0.25)
+    _train2, held2 = retrain_mod.split_holdout(list(reversed(ds)), 0.25)
     assert {d.id for d in held} == {d.id for d in held2}
     assert 4 <= len(held) <= 18 and len(train) + len(held) == 40
     assert retrain_mod.split_holdout(ds[:1], 0.25)[1] == ds[:1]  # at least one held out

@@ -233,7 +233,7 @@ def test_split_and_merge_keep_order_and_history(client, auth, db, setup) -> None
     assert [u.position for u in merged] == list(range(len(merged)))
     rc = db.scalar(select(svc.ReviewCode).where(svc.ReviewCode.utterance_id == target.id))
     assert "Desire: reflect this!" in rc.comment
-    gone = [e for e in _events(db, action="merge") if e.utterance_id == new_id][0]
+    gone = next(e for e in _events(db, action="merge") if e.utterance_id == new_id)
     assert gone.before["text"].startswith("I want to be there")
     assert gone.before["review_codes"][0]["comment"] == "Desire: reflect this!"
     # a stale client still holding the merged-away utterance gets a clear 409

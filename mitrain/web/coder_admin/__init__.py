@@ -30,7 +30,7 @@ def index() -> Any:
     error = None
     try:
         versions = model_versions(db, _model_dir())
-    except Exception as exc:  # a broken model dir must not take the page down
+    except Exception as exc:  # noqa: BLE001 - a broken model dir must not take the page down
         versions, error = [], f"Cannot read the model directory: {exc}"
     runs = training_runs(db)
     active = None
