@@ -382,15 +382,26 @@ class OpenAIWhisperTranscriber:
 def transcript_from_openai(result: dict[str, Any], *, duration: float, model: str,
                            language: str = "en") -> Transcript:
     """Map an openai-whisper ``transcribe`` result dict to a :class:`Transcript`."""
+    def clamp(t: Any) -> float:
+        # Word alignment can put times a frame before 0 or past the end.
+        return min(max(float(t), 0.0), duration)
+
+    def finite(x: Any, default: float) -> float:
+        return float(x) if x is not None and math.isfinite(float(x)) else default
+
     segments: list[Segment] = []
     for s in result.get("segments", []):
-        words = tuple(Word(float(w["start"]), float(w["end"]), str(w["word"]).strip(),
-                           float(w.get("probability", 0.0)),
+        words = tuple(Word(clamp(w["start"]), clamp(w["end"]), str(w["word"]).strip(),
+                           min(max(finite(w.get("probability"), 0.0), 0.0), 1.0),
                            str(w["word"])[:1].isspace() or i == 0)
                       for i, w in enumerate(s.get("words", []) or []) if str(w["word"]).strip())
-        segments.append(Segment(float(s["start"]), float(s["end"]), str(s["text"]).strip(), words,
-                                _conf(float(s.get("avg_logprob", -math.inf))),
-                                float(s.get("no_speech_prob", 0.0))))
+        text = str(s["text"]).strip()
+        if not text and not words:
+            continue  # an empty decode (no speech) is not a segment
+        start, end = clamp(s["start"]), clamp(s["end"])
+        segments.append(Segment(start, max(start, end), text, words,
+                                _conf(finite(s.get("avg_logprob"), -math.inf)),
+                                finite(s.get("no_speech_prob"), 0.0)))
     return Transcript(tuple(segments), str(result.get("language") or language), duration,
                       OpenAIWhisperTranscriber.engine, model, {})
 

@@ -269,3 +269,22 @@ def test_converted_weights_give_the_same_transcript_in_openai_whisper(tmp_path: 
     ref = REF["drinking_stereo.flac"]["text"]
     assert wer(ref, ow.text) < 0.15
     assert wer(fw.text, ow.text) < 0.1  # same weights, near-identical words
+
+
+def test_openai_result_mapping_cleans_edge_frames() -> None:
+    from coding.transcribe import transcript_from_openai
+
+    result = {"language": "en", "segments": [
+        {"start": -0.02, "end": -0.02, "text": "", "words": [], "no_speech_prob": float("nan")},
+        {"start": -0.02, "end": 2.5, "text": " You want them home.", "avg_logprob": -0.1,
+         "no_speech_prob": 0.01,
+         "words": [{"start": -0.02, "end": 0.3, "word": " You", "probability": 0.9},
+                   {"start": 0.3, "end": 0.6, "word": " want", "probability": float("nan")},
+                   {"start": 2.2, "end": 5.4, "word": " home.", "probability": 1.2}]}]}
+    t = transcript_from_openai(result, duration=5.0, model="x.pt")
+    assert len(t.segments) == 1  # the empty no-speech decode is dropped
+    seg = t.segments[0]
+    assert (seg.start, seg.end, seg.text) == (0.0, 2.5, "You want them home.")
+    assert [(w.start, w.end, w.probability) for w in seg.words] == \
+        [(0.0, 0.3, 0.9), (0.3, 0.6, 0.0), (2.2, 5.0, 1.0)]
+    assert 0 < seg.confidence <= 1 and seg.no_speech_prob == 0.01
