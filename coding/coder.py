@@ -15,6 +15,7 @@ saved whole with joblib under ``<model_dir>/miti-coder/<version>/`` beside a
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -31,20 +32,21 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 
 from coding.corpus import (
     CODE_LEVELS, LEVEL1_CLIENT, LEVEL1_PRACTITIONER, LEVELS_CODE, LabelledDialogue,
-    default_corpus_dir, read_corpus_paths, summarise_corpus,
+    default_corpus_dir, read_corpus_paths, short_exchanges, summarise_corpus,
 )
 from coding.errors import InputError, ModelError
-from coding.features import N_STRUCT, UtteranceContext, build_contexts, make_features
+from coding.features import N_LING, N_STRUCT, UtteranceContext, build_contexts, make_features
 from coding.segment import segment_turns
 from coding.types import CodedUtterance, Code, Role, Turn, Utterance
 
-FORMAT_VERSION = 2  # 2: structure columns + sequence-stacked level 1
+FORMAT_VERSION = 3  # 3: + level-1 gradient-boosted meta-learner, tuned class priors
 MODEL_NAME = "miti-coder"
 CURRENT_FILE = "CURRENT"
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
@@ -168,6 +170,64 @@ def _sequence_features(P: np.ndarray, struct: np.ndarray) -> np.ndarray:
     return out
 
 
+# Heads whose class priors are re-weighted after training (calibrated decisions):
+# open|closed and client talk, where macro-F1 hinges on the minority class. Not
+# simple|complex: its labels are too unreliable (AnnoMI's experts agree at kappa 0.11)
+# for out-of-fold estimates to move a threshold usefully (it lost 1 point in CV).
+_TUNED_HEADS = ("question", LEVEL1_CLIENT)
+_BIAS_GRID = np.linspace(-1.0, 1.0, 11)  # log-prior shifts searched (e^±1 ≈ ×0.37..×2.7)
+_MIN_TUNE_ROWS = 40  # fewer out-of-fold rows than this: keep the trained priors
+
+
+def _macro_f1(y: np.ndarray, pred: np.ndarray, k: int) -> float:
+    """Macro-F1 over the classes present in ``y`` (integer labels 0..k-1)."""
+    f = []
+    for c in range(k):
+        gold, hit = y == c, pred == c
+        if not gold.any():
+            continue
+        tp = float(np.sum(gold & hit))
+        f.append(2 * tp / (2 * tp + np.sum(hit & ~gold) + np.sum(gold & ~hit)))
+    return float(np.mean(f)) if f else 0.0
+
+
+def _tune_bias(P: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Log-prior shifts (first class fixed at 0) that maximise macro-F1 of out-of-fold
+    probabilities ``P`` against labels ``y``; smallest shifts win ties, zeros if unsure."""
+    k = P.shape[1]
+    if len(y) < _MIN_TUNE_ROWS or len(set(y.tolist())) < 2:
+        return np.zeros(k)
+    L = np.log(np.clip(P, 1e-9, 1.0))
+    best, best_f = np.zeros(k), _macro_f1(y, L.argmax(axis=1), k)
+    for shifts in sorted(itertools.product(_BIAS_GRID, repeat=k - 1), key=lambda t: sum(map(abs, t))):
+        b = np.r_[0.0, shifts]
+        f = _macro_f1(y, (L + b).argmax(axis=1), k)
+        if f > best_f + 1e-3:  # a real gain, not noise from one row
+            best, best_f = b, f
+    return best
+
+
+def _priors_from_oof(oof: dict[str, list[tuple[np.ndarray, np.ndarray]]], l2: np.ndarray
+                     ) -> dict[str, np.ndarray]:
+    """Prior shifts per head from its out-of-fold (row indices, probabilities) parts."""
+    out = {}
+    for lv, parts in oof.items():
+        if parts:
+            rows = np.concatenate([r for r, _ in parts])
+            names = list(_LEVEL2_CLASSES[lv])
+            y_idx = np.asarray([names.index(v) for v in l2[rows]])
+            out[lv] = _tune_bias(np.vstack([q for _, q in parts]), y_idx)
+    return out
+
+
+def _reweight(P: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """Shift class priors: p·e^b, renormalised (identity without a bias)."""
+    if bias is None or not np.any(bias):
+        return P
+    Q = P * np.exp(bias)
+    return Q / np.clip(Q.sum(axis=1, keepdims=True), 1e-12, None)
+
+
 class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
     """Routes rows on the structure columns to level-1 / level-2 / client heads.
 
@@ -178,7 +238,14 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
     its level-1 / client-talk probabilities (out-of-fold, by conversation, during
     training); the final level-1 head sees the row's features plus those
     probabilities for its neighbours, the adjacent turns of the other speaker and
-    the whole conversation — the conversation, not the single line.
+    the whole conversation — the conversation, not the single line. With
+    ``meta_weight > 0`` a gradient-boosted meta-learner over those probabilities and
+    the hand-made cues is blended into level 1 (probability average, weight
+    ``meta_weight``): it captures interactions between MITI cues.
+
+    With ``tune_priors`` the open|closed and client heads get class
+    prior shifts chosen on the same out-of-fold probabilities (training data only) to
+    maximise their macro-F1: balanced class weights equalise recall, not F1.
 
     Decisions apply the MITI manual's tie rules with ``margin`` (probability gap
     under which a decision counts as unsure): Persuade≈GI → GI; Persuade≈PwP → PwP;
@@ -189,7 +256,8 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
     def __init__(self, C: float = 4.0, C_level2: float = 4.0, C_client: float = 2.0,
                  class_weight: str | None = "balanced", margin: float = 0.1,
                  complex_threshold: float = 0.5, stack: bool = True, stack_folds: int = 4,
-                 stack_weight: float = 1.0) -> None:
+                 stack_weight: float = 1.0, meta_weight: float = 0.5,
+                 tune_priors: bool = True) -> None:
         self.C = C
         self.C_level2 = C_level2
         self.C_client = C_client
@@ -199,6 +267,8 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         self.stack = stack
         self.stack_folds = stack_folds
         self.stack_weight = stack_weight
+        self.meta_weight = meta_weight
+        self.tune_priors = tune_priors
 
     def _split(self, X: Any) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
         X = sp.csr_matrix(X)
@@ -214,6 +284,8 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         l2 = np.asarray([s.split("|", 1)[1] for s in y], dtype=object)
         self.base_heads_ = _fit_heads(Xf, is_p, l1, l2, *self._hp())
         self.heads_ = self.base_heads_
+        self.meta_: HistGradientBoostingClassifier | None = None
+        self.bias_: dict[str, np.ndarray] = {}
         if self.stack:
             conv = np.cumsum(struct[:, 1] > 0.5)
             ids = np.unique(conv)
@@ -222,32 +294,70 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
             if k >= 2:
                 # out-of-fold probabilities, whole conversations per fold, so the final
                 # heads learn how much to trust stage 1 on unseen conversations
+                oof: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {lv: [] for lv in _TUNED_HEADS}
                 for f in range(k):
                     te = np.isin(conv, ids[f::k])
                     h = _fit_heads(Xf[np.flatnonzero(~te)], is_p[~te], l1[~te], l2[~te], *self._hp())
                     P[te] = _base_proba(h, Xf[np.flatnonzero(te)], is_p[te])
+                    for lv in _TUNED_HEADS:
+                        rows = np.flatnonzero(te & (l1 == lv) & (l2 != ""))
+                        if lv in h and len(rows):
+                            oof[lv].append((rows, h[lv].proba(Xf[rows])))
+                if self.tune_priors:
+                    self.bias_ = _priors_from_oof(oof, l2)
             else:
                 P = _base_proba(self.base_heads_, Xf, is_p)
-            X2 = self._with_sequence(Xf, P, struct)
+            S = _sequence_features(P, struct)
+            X2 = self._with_sequence(Xf, S)
             p_rows = np.flatnonzero(is_p)
             if len(p_rows):
                 # only level 1 gains from the sequence (measured on development folds:
                 # +0.6 points macro-F1); level-2 and client heads stay on the row's features
                 self.heads_ = {**self.base_heads_, "level1": _Head(
                     LEVEL1_PRACTITIONER, self.C, self.class_weight).fit(X2[p_rows], l1[p_rows])}
+                if self.meta_weight > 0 and len(set(l1[p_rows])) > 1:
+                    self.meta_ = self._fit_meta(self._dense(Xf, P, S)[p_rows], l1[p_rows])
         self.classes_ = np.asarray([c.value for c in Code], dtype=object)
         return self
 
-    def _with_sequence(self, Xf: sp.csr_matrix, P: np.ndarray, struct: np.ndarray) -> sp.csr_matrix:
-        S = _sequence_features(P, struct) * self.stack_weight
-        return sp.hstack([Xf, sp.csr_matrix(S)], format="csr")
+    def _fit_meta(self, D: np.ndarray, y: np.ndarray) -> HistGradientBoostingClassifier:
+        # Small trees over dense cues: the MITI rules interact (overlap with the client's
+        # turn AND a you-subject AND a "yeah, exactly" reply), which a linear head cannot
+        # represent. Fixed a priori, no early stopping: deterministic and fast.
+        return HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
+            class_weight=self.class_weight, early_stopping=False, random_state=0,
+        ).fit(D, y.astype(str))
 
-    def _features(self, X: Any) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
-        """(row features, row + sequence features for level 1, is-practitioner)."""
+    @staticmethod
+    def _dense(Xf: sp.csr_matrix, P: np.ndarray, S: np.ndarray) -> np.ndarray:
+        """Meta-learner input: the row's stage-1 probabilities, their sequence context
+        ``S`` and the hand-made linguistic features (the last N_LING columns)."""
+        return np.hstack([P, S, Xf[:, -N_LING:].toarray()])
+
+    def _with_sequence(self, Xf: sp.csr_matrix, S: np.ndarray) -> sp.csr_matrix:
+        return sp.hstack([Xf, sp.csr_matrix(S * self.stack_weight)], format="csr")
+
+    def _level1(self, X: Any) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        """(row features, level-1 probabilities, is-practitioner)."""
         Xf, struct, is_p = self._split(X)
-        if self.stack:
-            return Xf, self._with_sequence(Xf, _base_proba(self.base_heads_, Xf, is_p), struct), is_p
-        return Xf, Xf, is_p
+        if "level1" not in self.heads_:
+            p1 = np.zeros((Xf.shape[0], 4))
+            p1[:, 3] = 1.0
+            return Xf, p1, is_p
+        if not self.stack:
+            return Xf, self.heads_["level1"].proba(Xf), is_p
+        P = _base_proba(self.base_heads_, Xf, is_p)
+        S = _sequence_features(P, struct)
+        p1 = self.heads_["level1"].proba(self._with_sequence(Xf, S))
+        meta = self.meta_
+        if meta is not None:
+            # a calibrated blend of the linear head and the tree meta-learner
+            pm = np.zeros_like(p1)
+            pm[:, [LEVEL1_PRACTITIONER.index(c) for c in meta.classes_]] = meta.predict_proba(
+                self._dense(Xf, P, S))
+            p1 = (1.0 - self.meta_weight) * p1 + self.meta_weight * pm
+        return Xf, p1, is_p
 
     def _level2(self, lv: str, X: sp.csr_matrix) -> np.ndarray:
         head = self.heads_.get(lv)
@@ -256,17 +366,12 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
             out = np.zeros((X.shape[0], len(classes)))
             out[:, classes.index(_LEVEL2_DEFAULT[lv])] = 1.0
             return out
-        return head.proba(X)
+        return _reweight(head.proba(X), self.bias_.get(lv))
 
     def decide(self, X: Any) -> tuple[list[Code], np.ndarray, dict[str, np.ndarray]]:
         """Codes, confidences, and the probability tables they came from."""
-        Xf, X1, is_p = self._features(X)
+        Xf, p1, is_p = self._level1(X)
         n = Xf.shape[0]
-        if "level1" in self.heads_:
-            p1 = self.heads_["level1"].proba(X1)
-        else:
-            p1 = np.zeros((n, 4))
-            p1[:, 3] = 1.0
         p2 = {lv: self._level2(lv, Xf) for lv in (*LEVEL1_PRACTITIONER, LEVEL1_CLIENT)}
         codes: list[Code] = []
         conf = np.zeros(n)
@@ -365,15 +470,24 @@ def dialogue_rows(d: LabelledDialogue) -> tuple[list[Utterance], list[UtteranceC
 
 
 def train_coder(examples: Sequence[LabelledDialogue], *, version: str | None = None,
-                progress: Callable[[str], None] | None = None, **clf_params: Any) -> MitiCoder:
+                progress: Callable[[str], None] | None = None, exchanges: bool = True,
+                **clf_params: Any) -> MitiCoder:
     """Train a coder on labelled dialogues (utterances in their conversations).
 
-    ``clf_params`` go to :class:`TwoLevelClassifier` (C, margin, ...).
+    With ``exchanges`` every second client-turn/practitioner-turn pair of the
+    project's and trainers' dialogues is added again as a dialogue of its own
+    (:func:`~coding.corpus.short_exchanges`), so the coder also knows a response
+    with no reply after it: a drill answer, or the end of a recording. Without
+    them it read "no reply yet" as a closing remark: 37 of the shipped drills' 89
+    model answers were coded as labelled (most reflections as affirmations); with
+    them 72. ``clf_params`` go to :class:`TwoLevelClassifier`.
     """
     t0 = time.perf_counter()
     rows: list[UtteranceContext] = []
     labels: list[str] = []
-    for d in examples:
+    extra = [x for d in examples if exchanges and d.source != "annomi"
+             for x in short_exchanges(d)[::2]]
+    for d in [*examples, *extra]:
         _, r, lab = dialogue_rows(d)
         rows.extend(r)
         labels.extend(lab)
@@ -569,12 +683,23 @@ def load_coder(model_dir: Path | None = None, version: str | None = None, *,
     """Load a coder version (default: CURRENT), cached per process.
 
     With no model at all, trains the default from the project corpus
-    (``coding/data``, or ``corpus_dir``), saves it and sets CURRENT.
+    (``coding/data``, or ``corpus_dir``), saves it and sets CURRENT. So does an
+    automatically trained default of an older format in use (after an upgrade):
+    it is a cache of the corpus, not a trainer's choice; any other version of an
+    older format is refused.
     """
     model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
     _check_dir(model_dir)
     key_dir = str(model_dir.resolve())
     if version is None:
+        stale = current_version(model_dir)
+        if stale and stale.endswith("-default") and _read_meta(
+                _root(model_dir) / stale).get("format_version") != FORMAT_VERSION:
+            with _train_lock:
+                if current_version(model_dir) == stale:
+                    coder = train_default(model_dir, corpus_dir)
+                    with _cache_lock:
+                        return _cache.setdefault((key_dir, coder.version), coder)
         version = current_version(model_dir)
         if version is None:
             existing = list_versions(model_dir)

@@ -1,14 +1,17 @@
 """Evaluate the coder against AnnoMI at AnnoMI's unit, and grouped cross-validation.
 
 AnnoMI gives one label per turn-sized unit; the coder segments a unit into MITI
-utterances. **Roll-up rule** (one rule, used everywhere), from AnnoMI's own
-label structure (a unit is "other" exactly when it holds no question,
-reflection or input): per unit, each behaviour scores the *highest* probability
-any of its utterances gives it, while "other" scores the *lowest* probability
-any utterance gives "other" (the unit is "other" only if all of it is); the main
-behaviour is the best score. Its subtype (open/closed, simple/complex) comes
-from the utterance with the highest probability of that behaviour. Client units
-alike: change and sustain score their maximum, neutral its minimum.
+utterances. **Roll-up rule** (one rule, used everywhere). AnnoMI's main
+behaviour is the one that carries the turn, so per unit each behaviour scores
+the average of two views: its probability averaged over the unit's utterances
+weighted by their length in words (what most of the turn does), and the
+"any of it" view from AnnoMI's label structure (a unit is "other" only when it
+holds no question, reflection or input): a behaviour's *highest* probability
+in any utterance, "other"'s *lowest*. The main behaviour is the best score.
+(Max/min alone let a closing "Does that make sense?" turn a long piece of
+information into a question.) Its subtype (open/closed, simple/complex) comes
+from the utterance with the highest probability of that behaviour. Client units:
+change and sustain score their maximum, neutral its minimum.
 
 Session metrics are per transcript: Pearson r between gold and predicted counts
 of reflection units and question units, and of R:Q (transcripts with gold and
@@ -87,7 +90,9 @@ def predict_units(coder: MitiCoder, d: LabelledDialogue, *, segment: bool = True
             out.append({"client_talk_type": _CLIENT[int(np.argmax(score))].lower()})
             continue
         sub = p1[idx]
-        score = np.array([sub[:, 0].max(), sub[:, 1].max(), sub[:, 2].max(), sub[:, 3].min()])
+        w = np.asarray([max(len(utts[j].text.split()), 1) for j in idx], dtype=float)
+        any_of = np.array([sub[:, 0].max(), sub[:, 1].max(), sub[:, 2].max(), sub[:, 3].min()])
+        score = 0.5 * (w / w.sum()) @ sub + 0.5 * any_of
         k = int(np.argmax(score))
         lv = LEVEL1_PRACTITIONER[k]
         lab = {"main_therapist_behaviour": LEVEL1_TO_ANNOMI_BEHAVIOUR[lv]}

@@ -7,7 +7,7 @@ answered "yeah, exactly"; a question with an answer).
 
 :func:`make_features` returns one ``FeatureUnion`` whose first ``N_STRUCT``
 columns are structure the classifier routes and links rows on (is-practitioner,
-conversation start, turn index), followed by:
+conversation start, turn index), followed by (the linguistic block last):
 
 - word 1–2-gram and char 2–5-gram TF-IDF of the utterance;
 - word TF-IDF of the previous and next other-speaker turn and of the neighbouring
@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -173,9 +174,10 @@ def _stem(w: str) -> str:
     return w
 
 
-def _content(info: TokenInfo) -> set[str]:
-    return {_stem(w) for w, p in zip(info.words, info.pos)
-            if w not in _STOP and p in ("NOUN", "VERB", "ADJ", "ADV", "PROPN", "NUM")}
+@lru_cache(maxsize=20_000)  # a turn is the previous/next context of several rows
+def _content(info: TokenInfo) -> frozenset[str]:
+    return frozenset(_stem(w) for w, p in zip(info.words, info.pos)
+                     if w not in _STOP and p in ("NOUN", "VERB", "ADJ", "ADV", "PROPN", "NUM"))
 
 
 def _first_index(info: TokenInfo) -> int:
@@ -274,6 +276,7 @@ def _get_field(X: Sequence[UtteranceContext], name: str) -> list[str]:
 
 
 N_STRUCT = 3  # leading structure columns: is-practitioner, dialogue start, turn index
+N_LING = len(LINGUISTIC_NAMES)  # trailing columns: the hand-made features (kept last, dense)
 
 
 def _structure(X: Sequence[UtteranceContext]) -> sp.csr_matrix:
@@ -314,11 +317,19 @@ class TextField(BaseEstimator, TransformerMixin):  # type: ignore[misc]
     def transform(self, X: Sequence[UtteranceContext]) -> sp.csr_matrix:
         if self.vectorizer_ is None:
             return sp.csr_matrix((len(X), 1), dtype=np.float32)
-        return self.vectorizer_.transform(_get_field(X, self.field))
+        texts = _get_field(X, self.field)
+        # context fields repeat (every utterance of a turn shares its neighbouring
+        # turns; most have no neighbour in the turn): vectorise each text once
+        row_of: dict[str, int] = {}
+        idx = [row_of.setdefault(t, len(row_of)) for t in texts]
+        if len(row_of) == len(texts):
+            return self.vectorizer_.transform(texts)
+        return self.vectorizer_.transform(list(row_of))[idx]
 
 
 def make_features() -> FeatureUnion:
-    """The feature union; its first N_STRUCT columns are structure (see :func:`_structure`)."""
+    """The feature union; its first N_STRUCT columns are structure (see :func:`_structure`)
+    and its last N_LING columns the linguistic features (the coder's meta-learner reads them)."""
     return FeatureUnion([
         ("structure", FunctionTransformer(_structure, validate=False)),
         ("words", TextField("text", "word", (1, 2), 1)),

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,23 @@ def test_unreadable_model_dir_simulated(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(coder_mod.os, "access", lambda *a, **k: False)
     with pytest.raises(ModelError, match="not readable"):
         load_coder(tmp_path / "m")
+
+
+def test_stale_default_is_retrained(tmp_path: Path, tiny_corpus_path: Path) -> None:
+    clear_cache()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(tiny_corpus_path, corpus / "a.txt")
+    d = tmp_path / "models"
+    old = load_coder(d, corpus_dir=corpus)
+    meta_path = d / "miti-coder" / old.version / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["format_version"] = coder_mod.FORMAT_VERSION - 1
+    meta_path.write_text(json.dumps(meta))
+    clear_cache()
+    with pytest.raises(ModelError, match="format version"):
+        load_coder(d, old.version)  # asked for by name: refused
+    time.sleep(1.1)  # version names are stamped per second: the new one must differ
+    new = load_coder(d, corpus_dir=corpus)  # CURRENT: retrained from the corpus
+    assert new.version != old.version and current_version(d) == new.version
+    clear_cache()

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from coding.features import LINGUISTIC_NAMES, LinguisticFeatures, build_contexts, make_features
+from coding.features import (
+    LINGUISTIC_NAMES,
+    LinguisticFeatures,
+    TextField,
+    build_contexts,
+    make_features,
+)
 from coding.types import Role, Utterance
 
 P, C = Role.PRACTITIONER, Role.CLIENT
@@ -45,3 +51,12 @@ def test_feature_union_routes_on_role_column() -> None:
     X = make_features().fit_transform(rows)
     assert X.shape[0] == 5
     assert np.array_equal(X[:, 0].toarray().ravel(), [1, 0, 1, 1, 0])
+
+
+def test_text_field_vectorises_repeated_contexts_once_with_the_same_result() -> None:
+    rows = build_contexts(_conv())
+    field = TextField("prev_other", "word", (1, 1), 1).fit(rows)
+    assert field.vectorizer_ is not None
+    direct = field.vectorizer_.transform([r.prev_other for r in rows])
+    assert len({r.prev_other for r in rows}) < len(rows)  # the fixture repeats contexts
+    assert (field.transform(rows) != direct).nnz == 0
