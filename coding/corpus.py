@@ -35,7 +35,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +153,28 @@ class LabelledDialogue:
     source: str  # "project" | "annomi" | "reviewed"
     utterances: list[LabelledUtterance]
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def short_exchanges(d: LabelledDialogue) -> list[LabelledDialogue]:
+    """Each client turn and the practitioner turn answering it, as its own dialogue.
+
+    A drill is exactly this: one parent statement and one response, with no reply
+    after it. Whole dialogues teach the coder to lean on the client's reply (a short
+    "yeah" after a reflection, an answer after a question); trained on these too it
+    also learns to code a response that has no reply yet.
+    """
+    turns: dict[int, list[LabelledUtterance]] = defaultdict(list)
+    for u in d.utterances:
+        turns[u.turn_index].append(u)
+    order = sorted(turns)
+    out: list[LabelledDialogue] = []
+    for a, b in zip(order, order[1:]):
+        client, answer = turns[a], turns[b]
+        if client[0].role is Role.CLIENT and answer[0].role is Role.PRACTITIONER:
+            utts = ([replace(u, turn_index=0) for u in client]
+                    + [replace(u, turn_index=1) for u in answer])
+            out.append(LabelledDialogue(f"{d.id}#exchange-{b}", d.source, utts, dict(d.meta)))
+    return out
 
 
 def summarise_corpus(dialogues: Sequence[LabelledDialogue]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from coding.corpus import (
     read_annomi,
     read_project_corpus,
     read_reviewed,
+    short_exchanges,
 )
 from coding.errors import InputError
 from coding.types import Code, Role
@@ -28,6 +29,28 @@ def test_project_corpus_turns_and_levels(tiny_corpus_path: Path) -> None:
     assert first.turn_index == second.turn_index == 0 and second.index_in_turn == 1
     assert d.utterances[2].role is Role.CLIENT and d.utterances[2].turn_index == 1
     assert d.utterances[5].level1 == "reflection" and d.utterances[5].level2 == "simple"
+
+
+def test_short_exchanges_pair_each_client_turn_with_its_answer(tiny_corpus_path: Path) -> None:
+    d = read_project_corpus(tiny_corpus_path)[0]
+    pairs = short_exchanges(d)
+    turns = sorted({u.turn_index for u in d.utterances})
+    client_then_practitioner = sum(
+        1 for a, b in zip(turns, turns[1:])
+        if next(u for u in d.utterances if u.turn_index == a).role is Role.CLIENT
+        and next(u for u in d.utterances if u.turn_index == b).role is Role.PRACTITIONER)
+    assert len(pairs) == client_then_practitioner > 0
+    for x in pairs:
+        assert x.source == d.source and x.id.startswith(f"{d.id}#exchange-")
+        roles = [u.role for u in x.utterances]
+        # one client turn, then one practitioner turn, renumbered 0 and 1
+        assert roles[0] is Role.CLIENT and roles[-1] is Role.PRACTITIONER
+        assert [u.turn_index for u in x.utterances] == [0 if r is Role.CLIENT else 1
+                                                         for r in roles]
+    # the codes travel with their utterances
+    first = pairs[0]
+    originals = {(u.text, u.code) for u in d.utterances}
+    assert all((u.text, u.code) in originals for u in first.utterances)
 
 
 @pytest.mark.parametrize("line,pattern", [

@@ -198,5 +198,6 @@ def test_real_coder_assigns_roles_on_every_dialogue(name: str, default_coder: An
              for t in REF[name]["turns"]]
     r = assign_roles(turns, default_coder.code_turns)
     assert r.practitioner == "S2"
-    assert r.scores["S2"] > 1.5 * r.scores["S1"]
+    # Scores are confidence-weighted shares in [0, 1]: demand a clear gap, not a tie-break.
+    assert r.scores["S2"] - r.scores["S1"] >= 0.2
     assert {c.utterance.role for c in r.coded} == {Role.PRACTITIONER, Role.CLIENT}
