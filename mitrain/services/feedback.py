@@ -40,13 +40,28 @@ def suggestions(summary: dict[str, Any], limit: int = 3) -> list[str]:
     if share is not None and share > 0.6:
         tips.append(f"You spoke for {round(share * 100)}% of the time: aim for the parent to do "
                     f"most of the talking.")
-    if len(tips) < limit and questions and reflections >= 2 * questions:
-        tips.append("Your reflections outnumber your questions at least two to one — MITI's "
-                    "'good' level. Keep listening this way.")
-    if len(tips) < limit and c.get("SEEK", 0) + c.get("EMPHASIZE", 0):
-        tips.append("You shared power by seeking the parent's ideas or emphasising their "
-                    "choice. Keep doing that, especially when you must be clear about concerns.")
-    if len(tips) < limit:
-        tips.append("Listen for change talk (desire, ability, reasons, need) and reflect it "
-                    "when you hear it.")
+    # Fewer than ``limit`` problems: fill with what went well (still from the codes),
+    # then general next steps, so the report always has ``limit`` suggestions.
+    strengths = []
+    if questions and reflections >= 2 * questions:
+        strengths.append("Your reflections outnumber your questions at least two to one — "
+                         "MITI's 'good' level. Keep listening this way.")
+    if c.get("SEEK", 0) + c.get("EMPHASIZE", 0):
+        strengths.append("You shared power by seeking the parent's ideas or emphasising their "
+                         "choice. Keep doing that, especially when you must be clear about "
+                         "concerns.")
+    if questions and q_open >= q_closed:
+        strengths.append(f"{q_open} of your {questions} questions were open. Keep inviting the "
+                         f"parent to tell the story in their own words.")
+    if reflections and c.get("CR", 0) * 2 >= reflections:
+        strengths.append(f"{c.get('CR', 0)} of your {reflections} reflections were complex. Try "
+                         f"a double-sided one next time (\"Part of you…, and part of you…\").")
+    general = ["Listen for change talk (desire, ability, reasons, need) and reflect it when you "
+               "hear it.",
+               "Before you close, summarise the parent's own reasons for change and ask what "
+               "they make of them."]
+    for tip in [*strengths, *general]:
+        if len(tips) >= limit:
+            break
+        tips.append(tip)
     return tips[:limit]

@@ -120,6 +120,20 @@ def test_suggestions_are_drawn_from_the_codes():
     assert len(suggestions(summary, limit=6)) == 6
 
 
+def test_a_strong_practice_still_gets_three_suggestions():
+    # Nothing to fix: what went well, then general next steps fill the three.
+    summary = {"counts": {"CHANGE": 3, "SUSTAIN": 1}, "counts_volley": {
+        "Q_OPEN": 2, "Q_CLOSED": 0, "SR": 2, "CR": 3, "AF": 1, "SEEK": 1},
+        "pct_complex_reflections": 60.0, "pct_open_questions": 100.0, "mi_non_adherent": 0,
+        "talk_time_share": {"practitioner": 0.4}}
+    tips = suggestions(summary)
+    assert len(tips) == 3 and len(set(tips)) == 3
+    assert tips[0].startswith("Your reflections outnumber your questions")
+    assert tips[1].startswith("You shared power")
+    assert tips[2].startswith("2 of your 2 questions were open")
+    assert suggestions(summary, limit=6)[-1].startswith("Before you close, summarise")
+
+
 def test_who_may_see_a_recording_and_its_audio(app, client, auth, people, db):
     owner = people[UserRole.PRACTITIONER]
     rec = make_coded_recording(db, owner, Path(app.config["RECORDINGS_DIR"]))
