@@ -23,22 +23,23 @@ import os
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from coding import segment  # noqa: E402
-from coding.coder import train_coder  # noqa: E402
-from coding.corpus import default_corpus_dir, read_annomi, read_corpus_paths  # noqa: E402
-from coding.evaluate import cross_validate, evaluate_coder  # noqa: E402
-from coding.types import Turn  # noqa: E402
+from results_file import write_results
+
+from coding import segment
+from coding.coder import train_coder
+from coding.corpus import default_corpus_dir, read_annomi, read_corpus_paths
+from coding.evaluate import cross_validate, evaluate_coder
+from coding.types import Turn
 
 TARGETS = {"therapist_behaviour": 0.78, "question_subtype": 0.80, "reflection_subtype": 0.62,
            "client_talk_type": 0.56, "reflections_pearson": 0.90, "questions_pearson": 0.90,
@@ -108,10 +109,7 @@ def main() -> None:
     import spacy
     res["environment"] = {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
                           "spacy": spacy.__version__, "cpu_count": os.cpu_count()}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    write_results(res, args.out)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import platform
 import shutil
@@ -41,6 +40,8 @@ from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from results_file import write_results
 
 from coding.types import Role, Turn
 from mitrain import create_app
@@ -185,10 +186,7 @@ def main() -> None:
         print(f"  said  {h['said']!r}\n  heard {h['heard']!r}")
     get_db(app).engine.dispose()
     shutil.rmtree(work, ignore_errors=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    write_results(res, args.out)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from results_file import write_results
+
 from coding import pipeline as pipeline_mod
 from coding.audio import decode
 from coding.errors import ModelError
@@ -345,8 +347,6 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "files": files,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
     print()
     print(f"overall RTF {summary['rtf']:.3f} (long {summary['rtf_long']:.3f}); stage share "
           + ", ".join(f"{k} {v:.0%}" for k, v in summary["stage_share"].items()))
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
           f"right speaker >= {summary['mono_words_right_speaker']:.3f}; roles "
           f"{summary['role_accuracy']:.0%}; peak memory {summary['peak_memory_mb']:.0f} MB")
     print(f"targets met: {summary['meets_targets']}")
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    write_results(out, args.out)
     return 0
 
 

@@ -132,21 +132,29 @@ def test_retry_is_for_the_owner_and_admins_only(app, client, auth, people, owner
     assert _state(db, rec_id)[1].status is JobStatus.QUEUED
 
 
+_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def _signed_in_with_csrf(app: Flask, db: Session) -> FlaskClient:
+    """A practitioner's client on an app that checks CSRF tokens."""
+    user = make_user(db)
+    client = app.test_client()
+    token = _TOKEN.search(client.get("/auth/login").get_data(as_text=True)).group(1)
+    client.post("/auth/login", data={"email": user.email, "password": PASSWORD,
+                                     "csrf_token": token})
+    return client
+
+
 def test_retry_needs_the_csrf_token(tmp_path):
     app: Flask = build_app(tmp_path, WTF_CSRF_ENABLED=True)
-    token_re = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
     with Session(get_db(app).engine, expire_on_commit=False) as db:
-        user = make_user(db)
-        client = app.test_client()
-        token = token_re.search(client.get("/auth/login").get_data(as_text=True)).group(1)
-        client.post("/auth/login", data={"email": user.email, "password": PASSWORD,
-                                         "csrf_token": token})
-        token = token_re.search(client.get("/practice/record").get_data(as_text=True)).group(1)
+        client = _signed_in_with_csrf(app, db)
+        token = _TOKEN.search(client.get("/practice/record").get_data(as_text=True)).group(1)
         rec_id = _upload(client, tiny_wav(seconds=3, amplitude=0), csrf_token=token)
         get_queue(app).run_pending()
         assert client.post(f"/practice/recordings/{rec_id}/retry").status_code == 400
         assert _state(db, rec_id)[1].status is JobStatus.FAILED
-        token = token_re.search(_page(client, rec_id)).group(1)
+        token = _TOKEN.search(_page(client, rec_id)).group(1)
         resp = client.post(f"/practice/recordings/{rec_id}/retry", data={"csrf_token": token})
         assert resp.status_code == 302 and _state(db, rec_id)[1].status is JobStatus.QUEUED
     get_db(app).engine.dispose()
@@ -155,13 +163,8 @@ def test_retry_needs_the_csrf_token(tmp_path):
 def test_interrupted_upload_is_named_even_when_csrf_is_on(tmp_path):
     # The cut-off body loses the CSRF field too; the message must still say "interrupted".
     app: Flask = build_app(tmp_path, WTF_CSRF_ENABLED=True)
-    token_re = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
     with Session(get_db(app).engine, expire_on_commit=False) as db:
-        user = make_user(db)
-        client = app.test_client()
-        token = token_re.search(client.get("/auth/login").get_data(as_text=True)).group(1)
-        client.post("/auth/login", data={"email": user.email, "password": PASSWORD,
-                                         "csrf_token": token})
+        client = _signed_in_with_csrf(app, db)
         resp = post_cut_short(client, "/practice/record", "audio", tiny_wav()[:3000])
         assert resp.status_code == 400
         assert "Upload interrupted" in resp.get_data(as_text=True)
