@@ -46,7 +46,9 @@ from coding.features import N_LING, N_STRUCT, UtteranceContext, build_contexts, 
 from coding.segment import segment_turns
 from coding.types import CodedUtterance, Code, Role, Turn, Utterance
 
-FORMAT_VERSION = 3  # 3: + level-1 gradient-boosted meta-learner, tuned class priors
+# 3: + level-1 gradient-boosted meta-learner, tuned class priors; 4: trained on short
+# exchanges too (same file layout: the bump makes cached default coders retrain)
+FORMAT_VERSION = 4
 MODEL_NAME = "miti-coder"
 CURRENT_FILE = "CURRENT"
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
