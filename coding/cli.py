@@ -170,7 +170,8 @@ def coder_group() -> None:
 def train_cmd(annomi: tuple[Path, ...], corpus: tuple[Path, ...], reviewed: tuple[Path, ...],
               out: Path, version: str | None, set_current: bool) -> None:
     """Train a coder and save it as a new version."""
-    from coding.coder import save_coder, set_current as _set_current, train_coder
+    from coding.coder import save_coder, train_coder
+    from coding.coder import set_current as _set_current
     from coding.corpus import default_corpus_dir, read_annomi, read_corpus_paths, read_reviewed
 
     dialogues = []

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +38,20 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 
 from coding.corpus import (
-    CODE_LEVELS, LEVEL1_CLIENT, LEVEL1_PRACTITIONER, LEVELS_CODE, LabelledDialogue,
-    default_corpus_dir, read_corpus_paths, short_exchanges, summarise_corpus,
+    CODE_LEVELS,
+    LEVEL1_CLIENT,
+    LEVEL1_PRACTITIONER,
+    LEVELS_CODE,
+    LabelledDialogue,
+    default_corpus_dir,
+    read_corpus_paths,
+    short_exchanges,
+    summarise_corpus,
 )
 from coding.errors import InputError, ModelError
 from coding.features import N_LING, N_STRUCT, UtteranceContext, build_contexts, make_features
 from coding.segment import segment_turns
-from coding.types import CodedUtterance, Code, Role, Turn, Utterance
+from coding.types import Code, CodedUtterance, Role, Turn, Utterance
 
 # 3: + level-1 gradient-boosted meta-learner, tuned class priors; 4: trained on short
 # exchanges too (same file layout: the bump makes cached default coders retrain)
@@ -85,7 +92,7 @@ class _Head:
         self.model: LogisticRegression | OneVsRestClassifier | None = None
         self.constant: str | None = None
 
-    def fit(self, X: sp.csr_matrix, y: Sequence[str]) -> _Head:
+    def fit(self, X: sp.csr_matrix, y: Sequence[str] | np.ndarray) -> _Head:
         labels = sorted(set(y))
         if len(labels) == 1:
             self.constant = labels[0]
@@ -509,7 +516,7 @@ def train_coder(examples: Sequence[LabelledDialogue], *, version: str | None = N
         "name": MODEL_NAME,
         "version": version,
         "format_version": FORMAT_VERSION,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "libraries": _library_versions(),
         "labels": {"practitioner": [c.value for c in Code if CODE_LEVELS[c][0] != LEVEL1_CLIENT],
                    "client": [c.value for c in Code if CODE_LEVELS[c][0] == LEVEL1_CLIENT],
@@ -524,7 +531,7 @@ def train_coder(examples: Sequence[LabelledDialogue], *, version: str | None = N
 
 
 def _new_version_name(suffix: str = "") -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}{'-' + suffix if suffix else ''}"
 
 

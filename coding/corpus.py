@@ -36,6 +36,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +169,7 @@ def short_exchanges(d: LabelledDialogue) -> list[LabelledDialogue]:
         turns[u.turn_index].append(u)
     order = sorted(turns)
     out: list[LabelledDialogue] = []
-    for a, b in zip(order, order[1:]):
+    for a, b in pairwise(order):
         client, answer = turns[a], turns[b]
         if client[0].role is Role.CLIENT and answer[0].role is Role.PRACTITIONER:
             utts = ([replace(u, turn_index=0) for u in client]
@@ -323,7 +324,7 @@ def read_annomi(path: Path) -> list[LabelledDialogue]:
     """Read AnnoMI-full (or -simple) CSV into dialogues, majority-voting repeated rows."""
     name = Path(path).name
     try:
-        fh = open(path, encoding="utf-8", newline="")
+        fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115 - closed by `with fh` below
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror})") from exc
     groups: dict[tuple[str, int], dict[str, list[str]]] = {}

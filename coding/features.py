@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -102,10 +103,10 @@ _WH = {"what", "how", "why", "where", "when", "who", "which", "whom", "whose"}
 _AUX_Q = {"do", "does", "did", "is", "are", "was", "were", "have", "has", "had", "can",
           "could", "will", "would", "should", "shall", "may", "might", "must", "am", "'re"}
 _LEAD = {"so", "and", "but", "okay", "ok", "well", "now", "then", "right", "um", "uh",
-         "yeah", "alright", ",", "just", "and", "or", "oh"}
+         "yeah", "alright", ",", "just", "or", "oh"}
 _TAGQ = re.compile(
     r"(,\s*(right|yeah|isn't it|aren't you|don't you|didn't you|is it|do you|"
-    r"wasn't it|won't you|can't you|haven't you|correct|no|eh|okay|huh)\s*\?\s*)$", re.I
+    r"wasn't it|won't you|can't you|haven't you|correct|no|eh|okay|huh)\s*\?\s*)$", re.IGNORECASE
 )
 _FEEL = {
     "feel", "feels", "feeling", "felt", "worried", "worry", "scared", "afraid", "frustrated",
@@ -119,40 +120,40 @@ _FEEL = {
 _REFL_START = re.compile(
     r"^(so\s+)?(it\s+)?(sounds|seems|feels|looks)\b|^(so\s+)?you('re| are| feel| felt| want|"
     r" think| don't| do not| can't| have| were| had| know| see| 've| wish| worry| really)\b|"
-    r"^(so\s+)?(part of you|on (the )?one hand|on the other hand|for you|you'd like)\b", re.I
+    r"^(so\s+)?(part of you|on (the )?one hand|on the other hand|for you|you'd like)\b", re.IGNORECASE
 )
 _ADVICE = re.compile(
     r"\b(you (should|need to|have to|must|ought to|'ve got to|gotta|could try|might want to|"
     r"might try)|i (would|'d) (suggest|recommend|advise)|i think you should|try to|make sure|"
-    r"it'?s important (that|to)|the best thing)\b", re.I
+    r"it'?s important (that|to)|the best thing)\b", re.IGNORECASE
 )
 _PERMISSION = re.compile(
     r"\b(would it be (ok|okay|alright|all right)|is it (ok|okay|alright|all right) if|"
     r"can i (share|tell|give|offer)|may i|would you like (me|some|to hear|to know)|"
     r"up to you|your (choice|decision|call)|if you want|it'?s your|you decide|"
-    r"what (do|would) you think( about| of)?|does that (fit|make sense|sound))\b", re.I
+    r"what (do|would) you think( about| of)?|does that (fit|make sense|sound))\b", re.IGNORECASE
 )
 _AFFIRM = re.compile(
     r"\b(you('ve| have)? (done|managed|worked|made|shown|come|been) |well done|good for you|"
     r"you('re| are) (really )?(strong|brave|determined|committed|honest|clearly|obviously)|"
     r"that takes|it took (a lot|courage)|i (really )?(appreciate|admire)|great job|"
-    r"impressive|courage|effort)\b", re.I
+    r"impressive|courage|effort)\b", re.IGNORECASE
 )
 _CONFRONT = re.compile(
     r"\b(be honest|that's not true|you're (just )?(lying|in denial|making excuses)|"
     r"you always|you never|you say .* but|come on|how can you|you can't (just|keep)|"
-    r"that's (ridiculous|rubbish|an excuse))\b", re.I
+    r"that's (ridiculous|rubbish|an excuse))\b", re.IGNORECASE
 )
 _CHANGE = re.compile(
     r"\b(i (want|need|have) to|i('ll| will| could| can| would like| 'm going to| am going to| "
     r"should| must)|i('m| am) (ready|going to|willing|trying)|i (tried|stopped|cut|quit|started|"
-    r"rang|called|booked)|i'd like to)\b", re.I
+    r"rang|called|booked)|i'd like to)\b", re.IGNORECASE
 )
 _SUSTAIN = re.compile(
     r"\b(i (don't|do not|can't|cannot|won't|will not) (want|think|see|need|stop|do|have)|"
     r"it('s| is) (fine|not a problem|not that bad|not a big deal)|no (point|way)|"
     r"(it )?helps me|i like (it|drinking|smoking)|everyone (does|drinks|smokes)|"
-    r"not my (fault|problem)|i('m| am) fine|nothing wrong)\b", re.I
+    r"not my (fault|problem)|i('m| am) fine|nothing wrong)\b", re.IGNORECASE
 )
 _NEG = {"not", "n't", "no", "never", "nothing", "nobody", "none", "cannot"}
 _STOP = {
@@ -221,8 +222,8 @@ def _row_features(r: UtteranceContext, a: TokenInfo, prev: TokenInfo, nxt: Token
     cw, pw, nw = _content(a), _content(prev), _content(nxt)
     ov = len(cw & pw)
     ovfrac = ov / len(cw) if cw else 0.0
-    bis = set(zip(words, words[1:]))
-    pbis = set(zip(prev.words, prev.words[1:]))
+    bis = set(pairwise(words))
+    pbis = set(pairwise(prev.words))
     ovbi = len({b for b in bis & pbis if b[0] not in _STOP or b[1] not in _STOP}) / (len(bis) + 1)
     nn = len(nxt.words)
     next_first = nxt.words[0] if nn else ""

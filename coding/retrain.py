@@ -30,7 +30,13 @@ from sklearn.metrics import f1_score
 
 from coding.agreement import cohen_kappa
 from coding.coder import (
-    MitiCoder, current_version, list_versions, load_coder, save_coder, set_current, train_coder,
+    MitiCoder,
+    current_version,
+    list_versions,
+    load_coder,
+    save_coder,
+    set_current,
+    train_coder,
 )
 from coding.corpus import LabelledDialogue, summarise_corpus
 from coding.types import Utterance

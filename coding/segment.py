@@ -203,8 +203,8 @@ def segment_turns(turns: Sequence[Turn]) -> list[Utterance]:
         starts = [bool(t.is_sent_start) for t in toks]
         pos = [_pos(w, t) for w, t in zip(words, tags)]
 
-        def text_of(a: int, b: int) -> str:
-            return text[idx[a]:ends[b - 1]]
+        def text_of(a: int, b: int) -> str:  # used only within this iteration
+            return text[idx[a]:ends[b - 1]]  # noqa: B023
 
         ranges = _merge(_sentences(words, starts), text_of)
         n_chars = max(len(text), 1)

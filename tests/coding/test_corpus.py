@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def test_short_exchanges_pair_each_client_turn_with_its_answer(tiny_corpus_path:
     pairs = short_exchanges(d)
     turns = sorted({u.turn_index for u in d.utterances})
     client_then_practitioner = sum(
-        1 for a, b in zip(turns, turns[1:])
+        1 for a, b in pairwise(turns)
         if next(u for u in d.utterances if u.turn_index == a).role is Role.CLIENT
         and next(u for u in d.utterances if u.turn_index == b).role is Role.PRACTITIONER)
     assert len(pairs) == client_then_practitioner > 0
