@@ -46,13 +46,39 @@ def can_change_roles(user: User, recording: Recording) -> bool:
                                                        UserRole.ADMIN)
 
 
-def looks_like_audio(head: bytes) -> bool:
+def _looks_like_audio(head: bytes) -> bool:
     """True when ``head`` starts like a WAV, MP3, MP4/M4A, Ogg, WebM or FLAC file."""
     # Magic numbers of the containers browsers and recorders produce.
     return (head[:4] == b"RIFF" and head[8:12] == b"WAVE" or head[:3] == b"ID3"
             or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
             or head[4:8] == b"ftyp" or head[:4] == b"OggS" or head[:4] == b"\x1a\x45\xdf\xa3"
             or head[:4] == b"fLaC")
+
+
+def audio_extension(filename: str | None, content_type: str | None) -> str | None:
+    """The upload's audio file extension, ``.webm`` for a nameless MediaRecorder blob,
+    or None when it is not a format mitrain reads."""
+    ext = Path(filename or "").suffix.lower()
+    if not ext and "webm" in (content_type or ""):
+        ext = ".webm"
+    return ext if ext in EXTENSIONS else None
+
+
+def copy_audio(stream: IO[bytes], out: IO[bytes], max_bytes: int,
+               refused: dict[str, str]) -> int:
+    """Copy an upload to ``out`` in chunks and return its size, refusing (ServiceError
+    with ``refused[kind]``) a file that is ``"not_audio"``, ``"too_large"`` or ``"empty"``."""
+    size = 0
+    while chunk := stream.read(CHUNK):
+        if size == 0 and not _looks_like_audio(chunk[:16]):
+            raise ServiceError(refused["not_audio"])
+        size += len(chunk)
+        if size > max_bytes:
+            raise ServiceError(refused["too_large"])
+        out.write(chunk)
+    if size == 0:
+        raise ServiceError(refused["empty"])
+    return size
 
 
 def store_upload(db: Session, *, owner: User, stream: IO[bytes], filename: str,
@@ -62,30 +88,22 @@ def store_upload(db: Session, *, owner: User, stream: IO[bytes], filename: str,
     if not consent:
         raise ServiceError("Please confirm that everyone on the recording is a colleague in a "
                            "role-play and agreed to be recorded. Nothing was saved.")
-    ext = Path(filename or "").suffix.lower()
-    if not ext and "webm" in content_type:
-        ext = ".webm"  # MediaRecorder blobs have no file name
-    if ext not in EXTENSIONS:
+    ext = audio_extension(filename, content_type)
+    if ext is None:
         raise ServiceError(f"'{filename or 'the file'}' is not a recording mitrain can read. "
                            "Upload WAV, MP3, M4A, OGG, WebM or FLAC audio.")
     recordings_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = f"rec-{uuid.uuid4().hex}{ext}"
     path = recordings_dir / name
-    size = 0
+    refused = {
+        "not_audio": f"'{filename}' does not look like an audio file. Nothing was saved.",
+        "too_large": f"The recording is larger than the limit of "
+                     f"{max_bytes // (1024 * 1024)} MB. Nothing was saved.",
+        "empty": "The uploaded file is empty. Nothing was saved."}
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
-            while chunk := stream.read(CHUNK):
-                if size == 0 and not looks_like_audio(chunk[:16]):
-                    raise ServiceError(f"'{filename}' does not look like an audio file. "
-                                       "Nothing was saved.")
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ServiceError(f"The recording is larger than the limit of "
-                                       f"{max_bytes // (1024 * 1024)} MB. Nothing was saved.")
-                out.write(chunk)
-        if size == 0:
-            raise ServiceError("The uploaded file is empty. Nothing was saved.")
+            size = copy_audio(stream, out, max_bytes, refused)
         recording = Recording(owner_id=owner.id, title=(title or "").strip()[:200]
                               or f"Role-play {utcnow():%d %b %Y %H:%M}",
                               audio_file=name, original_filename=(filename or "")[:255],

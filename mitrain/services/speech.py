@@ -28,14 +28,13 @@ from sqlalchemy.orm import Session
 from ..models import Drill, DrillAttempt, User
 from . import ServiceError
 from .drills import DrillFeedback, answer_drill
-from .recordings import EXTENSIONS, looks_like_audio
+from .recordings import audio_extension, copy_audio
 
 __all__ = ["MAX_CLIP_BYTES", "MAX_CLIP_SECONDS", "Heard", "answer_spoken", "transcribe_clip"]
 
 MAX_CLIP_SECONDS = 30.0
 # 30 s of 48 kHz 16-bit stereo WAV is 5.5 MB; a browser's Opus clip is ~150 kB.
 MAX_CLIP_BYTES = 6 * 1024 * 1024
-CHUNK = 64 * 1024
 NOTHING_SAVED = "Nothing was saved, and the recording has been discarded."
 
 
@@ -57,31 +56,22 @@ def _settings() -> tuple[str, str | None, int, Path]:
 def _save_clip(stream: IO[bytes], filename: str, content_type: str, tmp_dir: Path,
                max_bytes: int) -> Path:
     """Copy the upload into a private temporary file (removed here if it is refused)."""
-    ext = Path(filename or "").suffix.lower()
-    if not ext and "webm" in (content_type or ""):
-        ext = ".webm"  # MediaRecorder blobs may have no file name
-    if ext not in EXTENSIONS:
+    ext = audio_extension(filename, content_type)
+    if ext is None:
         raise ServiceError(f"\u201c{filename or 'That file'}\u201d is not a recording mitrain can "
                            f"read. Record your answer, or choose WAV, MP3, M4A, OGG, WebM or FLAC "
                            f"audio. {NOTHING_SAVED}")
     tmp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, name = tempfile.mkstemp(prefix="clip-", suffix=ext, dir=tmp_dir)  # mode 600
     path = Path(name)
+    refused = {
+        "not_audio": f"That file does not look like audio. {NOTHING_SAVED}",
+        "too_large": f"The recording is larger than the limit of {max_bytes / 2**20:.0f} MB "
+                     f"for a drill answer (about {MAX_CLIP_SECONDS:.0f} seconds). {NOTHING_SAVED}",
+        "empty": f"The recording is empty. {NOTHING_SAVED}"}
     try:
-        size = 0
         with os.fdopen(fd, "wb") as out:
-            while chunk := stream.read(CHUNK):
-                if size == 0 and not looks_like_audio(chunk[:16]):
-                    raise ServiceError(f"That file does not look like audio. {NOTHING_SAVED}")
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ServiceError(
-                        f"The recording is larger than the limit of {max_bytes / 2**20:.0f} MB "
-                        f"for a drill answer (about {MAX_CLIP_SECONDS:.0f} seconds). "
-                        f"{NOTHING_SAVED}")
-                out.write(chunk)
-        if size == 0:
-            raise ServiceError(f"The recording is empty. {NOTHING_SAVED}")
+            copy_audio(stream, out, max_bytes, refused)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
