@@ -14,7 +14,7 @@ Percentages are 0–100. Thresholds (MITI 4.2.1; %open from MITI 3.1.1):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from coding.types import Code, CodedUtterance, MitiSummary, Role
@@ -90,6 +90,16 @@ def _clip(x: float) -> float:
     return round(min(5.0, max(1.0, x)), 2)
 
 
+def composite_scores(globals_: Mapping[str, float | None]) -> dict[str, float | None]:
+    """MITI 4.2.1 Technical = (Cultivating Change Talk + Softening Sustain Talk) / 2 and
+    Relational = (Partnership + Empathy) / 2; None where a rating is missing."""
+    def mean(a: str, b: str) -> float | None:
+        x, y = globals_.get(a), globals_.get(b)
+        return None if x is None or y is None else round((x + y) / 2, 2)
+    return {"technical": mean("cultivating_change_talk", "softening_sustain_talk"),
+            "relational": mean("partnership", "empathy")}
+
+
 def estimate_globals(counts: dict[str, int], change_talk_pct: float | None) -> dict[str, Any]:
     """Estimates of the four MITI globals (1–5) from code rates — NOT a rating.
 
@@ -131,8 +141,7 @@ def estimate_globals(counts: dict[str, int], change_talk_pct: float | None) -> d
     vals = dict(zip(keys, (_clip(cct), _clip(sst), _clip(part), _clip(emp))))
     return {
         **vals,
-        "technical": round((vals["cultivating_change_talk"] + vals["softening_sustain_talk"]) / 2, 2),
-        "relational": round((vals["partnership"] + vals["empathy"]) / 2, 2),
+        **composite_scores(vals),
         "estimated": True,
         "basis": "heuristic from code rates per practitioner utterance (coding.miti.estimate_globals); "
                  "a trainer's rating replaces it",

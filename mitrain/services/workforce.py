@@ -47,7 +47,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from coding.miti import THRESHOLDS, band, summarise
+from coding.miti import THRESHOLDS, band, composite_scores, summarise
 
 from ..models import (
     Discipline,
@@ -352,14 +352,7 @@ def _load(db: Session, ids: list[int], f: WorkforceFilter) -> _Data:
 def _trainer_globals(rating: Mapping[str, int]) -> dict[str, float | None]:
     vals: dict[str, float | None] = {g: (float(rating[g]) if rating.get(g) is not None
                                          else None) for g in GLOBALS}
-
-    def mean(a: str, b: str) -> float | None:
-        x, y = vals[a], vals[b]
-        return None if x is None or y is None else round((x + y) / 2, 2)
-    # MITI 4.2.1: Technical = (CCT + SST) / 2, Relational = (Partnership + Empathy) / 2.
-    vals["technical"] = mean("cultivating_change_talk", "softening_sustain_talk")
-    vals["relational"] = mean("partnership", "empathy")
-    return vals
+    return {**vals, **composite_scores(vals)}
 
 
 def _number(x: Any) -> float | None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from coding.miti import band, summarise, volley_counts
+from coding.miti import band, composite_scores, summarise, volley_counts
 from coding.types import Code, CodedUtterance, Role, Utterance
 
 
@@ -79,3 +79,9 @@ def test_question_run_counts_once_per_volley() -> None:
     v = volley_counts(_coded([(0, "Q_CLOSED"), (0, "Q_CLOSED"), (0, "Q_CLOSED"), (1, "NEUTRAL"),
                               (2, "Q_CLOSED")]))
     assert v["Q_CLOSED"] == 2
+
+
+def test_composite_scores_from_ratings() -> None:
+    ratings = {"cultivating_change_talk": 3, "softening_sustain_talk": 4, "partnership": 5,
+               "empathy": None}
+    assert composite_scores(ratings) == {"technical": 3.5, "relational": None}

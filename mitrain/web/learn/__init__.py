@@ -312,9 +312,9 @@ def drill_spoken(slug: str) -> Any:
     # The body is parsed by the CSRF check under the app-wide upload limit (an
     # anonymous, self-deleting temporary file past 500 kB); the clip's own, much
     # smaller limit is enforced while services.speech copies it.
+    if body_cut_short():
+        return _drill_page(item, status=400, spoken_error=INTERRUPTED)
     try:
-        if body_cut_short():
-            raise ClientDisconnected()
         form = SpokenAnswerForm()
         if not form.validate_on_submit():
             raise ServiceError("The form could not be accepted. Reload the page and try again.")
