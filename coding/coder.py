@@ -287,7 +287,11 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
     def _hp(self) -> tuple[float, float, float, str | None]:
         return self.C, self.C_level2, self.C_client, self.class_weight
 
-    def fit(self, X: Any, y: Sequence[str]) -> TwoLevelClassifier:
+    def fit(self, X: Any, y: Sequence[str], groups: Sequence[int] | None = None
+            ) -> TwoLevelClassifier:
+        """Train every head. ``groups`` (one id per row) keeps rows of one source
+        together in the out-of-fold folds, e.g. a dialogue and the short exchanges cut
+        from it; by default each conversation is its own group."""
         Xf, struct, is_p = self._split(X)
         l1 = np.asarray([s.split("|", 1)[0] for s in y], dtype=object)
         l2 = np.asarray([s.split("|", 1)[1] for s in y], dtype=object)
@@ -296,12 +300,12 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         self.meta_: HistGradientBoostingClassifier | None = None
         self.bias_: dict[str, np.ndarray] = {}
         if self.stack:
-            conv = np.cumsum(struct[:, 1] > 0.5)
+            conv = np.cumsum(struct[:, 1] > 0.5) if groups is None else np.asarray(groups)
             ids = np.unique(conv)
             P = np.zeros((Xf.shape[0], _N_BASE))
             k = min(self.stack_folds, len(ids))
             if k >= 2:
-                # out-of-fold probabilities, whole conversations per fold, so the final
+                # out-of-fold probabilities, whole source dialogues per fold, so the final
                 # heads learn how much to trust stage 1 on unseen conversations
                 oof: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {lv: [] for lv in _TUNED_HEADS}
                 for f in range(k):
@@ -494,12 +498,15 @@ def train_coder(examples: Sequence[LabelledDialogue], *, version: str | None = N
     t0 = time.perf_counter()
     rows: list[UtteranceContext] = []
     labels: list[str] = []
-    extra = [x for d in examples if exchanges and d.source != "annomi"
-             for x in short_exchanges(d)[::2]]
-    for d in [*examples, *extra]:
+    groups: list[int] = []  # the source dialogue of each row, for out-of-fold stacking
+    sources = list(enumerate(examples))
+    sources += [(g, x) for g, d in enumerate(examples) if exchanges and d.source != "annomi"
+                for x in short_exchanges(d)[::2]]
+    for g, d in sources:
         _, r, lab = dialogue_rows(d)
         rows.extend(r)
         labels.extend(lab)
+        groups.extend([g] * len(r))
     if not rows:
         raise InputError("no labelled utterances to train on")
     roles = {r.role for r in rows}
@@ -508,7 +515,7 @@ def train_coder(examples: Sequence[LabelledDialogue], *, version: str | None = N
     if progress:
         progress(f"training on {len(rows)} utterances from {len(examples)} dialogues")
     pipe = make_pipeline(**clf_params)
-    pipe.fit(rows, labels)
+    pipe.fit(rows, labels, classify__groups=groups)
     version = version or _new_version_name()
     if not _VERSION_RE.match(version):
         raise InputError(f"bad version name {version!r}: letters, digits, '.', '_' and '-' only")

@@ -39,6 +39,29 @@ def test_tiny_training_learns_the_corpus(tiny_coder: MitiCoder, tiny_corpus_path
     assert tiny_coder.meta["training"]["utterances"] == sum(len(d.utterances) for d in ds)
 
 
+def test_short_exchanges_share_their_dialogue_s_fold(tiny_corpus_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # An exchange repeats utterances of its dialogue: in another out-of-fold fold it
+    # would leak them into the stacked heads' training probabilities.
+    seen: dict[str, list] = {}
+    original = coder_mod.Pipeline.fit
+
+    def spy(self, X, y, **params):  # type: ignore[no-untyped-def]
+        seen["rows"], seen["groups"] = list(X), list(params["classify__groups"])
+        return original(self, X, y, **params)
+
+    monkeypatch.setattr(coder_mod.Pipeline, "fit", spy)
+    dialogues = read_project_corpus(tiny_corpus_path)
+    train_coder(dialogues, version="tiny-groups")
+    rows, groups = seen["rows"], seen["groups"]
+    own = sum(len(d.utterances) for d in dialogues)
+    assert len(groups) == len(rows) > own  # exchanges were added after the dialogues
+    assert groups[:own] == [g for g, d in enumerate(dialogues) for _ in d.utterances]
+    texts = [{u.text for u in d.utterances} for d in dialogues]
+    assert all(r.text in texts[g] for r, g in zip(rows[own:], groups[own:]))
+    assert len(set(groups[own:])) > 1
+
+
 def test_code_turns_segments(tiny_coder: MitiCoder) -> None:
     turns = read_text("P: You don't see a problem. What would help?\nC: I will try to cut down.\n")
     coded = tiny_coder.code_turns(turns)
