@@ -493,7 +493,7 @@ def train_coder(examples: Sequence[LabelledDialogue], *, version: str | None = N
     with no reply after it: a drill answer, or the end of a recording. Without
     them it read "no reply yet" as a closing remark: 37 of the shipped drills' 89
     model answers were coded as labelled (most reflections as affirmations); with
-    them 72. ``clf_params`` go to :class:`TwoLevelClassifier`.
+    them 71. ``clf_params`` go to :class:`TwoLevelClassifier`.
     """
     t0 = time.perf_counter()
     rows: list[UtteranceContext] = []
