@@ -29,12 +29,11 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, roc_auc_score
 
-from coding.coder import MitiCoder
+from coding.coder import MitiCoder, segment_units
 from coding.corpus import LEVEL1_PRACTITIONER, LEVEL1_TO_ANNOMI_BEHAVIOUR, LabelledDialogue
 from coding.features import build_contexts
 from coding.miti import summarise
-from coding.segment import segment_turns
-from coding.types import Code, CodedUtterance, Role, Turn, Utterance
+from coding.types import Code, CodedUtterance, Role, Utterance
 
 _CLIENT = ("CHANGE", "NEUTRAL", "SUSTAIN")
 
@@ -61,17 +60,10 @@ def predict_units(coder: MitiCoder, d: LabelledDialogue, *, segment: bool = True
     coded utterances they came from."""
     units = d.utterances
     if segment:
-        segs = segment_turns([Turn(u.role, u.text) for u in units])
+        utts, unit_of = segment_units(units)
     else:
-        segs = [Utterance(u.role, u.text, i, 0) for i, u in enumerate(units)]
-    unit_of = [s.turn_index for s in segs]
-    counters: dict[int, int] = {}
-    utts = []
-    for s in segs:
-        lu = units[s.turn_index]
-        k = counters.get(lu.turn_index, 0)
-        counters[lu.turn_index] = k + 1
-        utts.append(Utterance(s.role, s.text, lu.turn_index, k))
+        utts = [Utterance(u.role, u.text, u.turn_index, u.index_in_turn) for u in units]
+        unit_of = list(range(len(units)))
     codes, conf, probs = coder.decide_contexts(build_contexts(utts))
     coded = [CodedUtterance(u, c, float(p), coder.version) for u, c, p in zip(utts, codes, conf)]
     by_unit: dict[int, list[int]] = {}

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from coding.coder import MitiCoder, _macro_f1, _reweight, _tune_bias
+from coding.coder import MitiCoder, _macro_f1, _reweight, _tune_bias, split_annomi_units
 from coding.corpus import LabelledDialogue, LabelledUtterance
 from coding.evaluate import predict_units
 from coding.features import build_contexts
@@ -91,3 +91,48 @@ def test_rollup_keeps_long_information_with_a_closing_question() -> None:
     assert len(coded) == 4  # the first unit was split into two utterances
     assert units[0]["main_therapist_behaviour"] == "therapist_input"
     assert units[2] == {"main_therapist_behaviour": "question", "question_subtype": "open"}
+
+
+class _TableCoder:
+    """Level-1 probabilities looked up by utterance text."""
+
+    def __init__(self, table: dict[str, list[float]]) -> None:
+        self.table = table
+
+    def decide_contexts(self, rows: Any) -> tuple[list[Code], np.ndarray, dict[str, np.ndarray]]:
+        p1 = np.array([self.table.get(r.text, [0.25, 0.25, 0.25, 0.25]) for r in rows])
+        return [Code.NONE] * len(rows), p1.max(axis=1), {"level1": p1}
+
+
+def _annomi_unit(role: Role, text: str, level1: str, code: Code | None, turn: int,
+                 **subtypes: str) -> LabelledUtterance:
+    labels = {"question_subtype": "n/a", "reflection_subtype": "n/a",
+              "therapist_input_subtype": "n/a", **subtypes}
+    return LabelledUtterance(role, text, level1, code, turn, annomi=labels)
+
+
+def test_annomi_units_split_into_utterances_within_their_labels() -> None:
+    info, offer = "There are three groups that meet near you in the evenings.", "Would you like a leaflet?"
+    feel, praise = "It sounds like you want them home.", "You have worked so hard for it."
+    d = LabelledDialogue("t", "annomi", [
+        _annomi_unit(Role.PRACTITIONER, f"{info} {offer}", "input", Code.GI, 0,
+                     therapist_input_subtype="information", question_subtype="closed"),
+        _annomi_unit(Role.CLIENT, "I want to stop. It is hard though.", "client", Code.CHANGE, 1),
+        # only a reflection exists in this unit: neither part may become a question
+        _annomi_unit(Role.PRACTITIONER, f"{feel} {praise}", "reflection", Code.SR, 2,
+                     reflection_subtype="simple"),
+    ])
+    coder = _TableCoder({info: [0.1, 0.1, 0.7, 0.1], offer: [0.8, 0.1, 0.05, 0.05],
+                         feel: [0.6, 0.1, 0.1, 0.2], praise: [0.1, 0.15, 0.05, 0.7]})
+    split = split_annomi_units(d, coder)  # type: ignore[arg-type]
+    got = [(u.text, u.level1, u.code) for u in split.utterances]
+    assert got == [
+        (info, "input", Code.GI), (offer, "question", Code.Q_CLOSED),
+        # a client unit's parts keep its talk type
+        ("I want to stop.", "client", Code.CHANGE), ("It is hard though.", "client", Code.CHANGE),
+        # "other" beats the masked-out question for the first part; the main behaviour
+        # is then kept by the part likeliest to be a reflection
+        (feel, "other", None), (praise, "reflection", Code.SR),
+    ]
+    assert [(u.turn_index, u.index_in_turn) for u in split.utterances] == [
+        (0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
