@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -56,8 +57,9 @@ from coding.segment import segment_turns
 from coding.types import Code, CodedUtterance, Role, Turn, Utterance
 
 # 3: + level-1 gradient-boosted meta-learner, tuned class priors; 4: trained on short
-# exchanges too (same file layout: the bump makes cached default coders retrain)
-FORMAT_VERSION = 4
+# exchanges too (same file layout: the bump makes cached default coders retrain);
+# 5: open/closed question cues, heads keep their weights as one matrix
+FORMAT_VERSION = 5
 MODEL_NAME = "miti-coder"
 CURRENT_FILE = "CURRENT"
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
@@ -104,18 +106,24 @@ class _Head:
         base = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear")
         self.model = base if len(labels) == 2 else OneVsRestClassifier(base)
         self.model.fit(X, np.asarray(y, dtype=object))
+        # The fitted weights as one matrix: coding a transcript calls every head once,
+        # and scikit-learn's input checks on each call cost more than the product itself.
+        fitted = [self.model] if len(labels) == 2 else self.model.estimators_
+        self.weights_ = np.column_stack([e.coef_.ravel() for e in fitted])
+        self.intercepts_ = np.asarray([float(e.intercept_[0]) for e in fitted])
+        self.columns_ = [list(self.classes_).index(c) for c in self.model.classes_]
         return self
 
     def proba(self, X: sp.csr_matrix) -> np.ndarray:
-        """Probabilities over ``self.classes_`` (all declared classes, zeros if unseen)."""
+        """Probabilities over ``self.classes_`` (all declared classes, zeros if unseen):
+        scikit-learn's own (logistic of each decision; one-vs-rest normalised to sum 1)."""
         out = np.zeros((X.shape[0], len(self.classes_)))
-        idx = {c: i for i, c in enumerate(self.classes_)}
         if self.model is None:
-            out[:, idx[self.constant]] = 1.0
+            out[:, list(self.classes_).index(self.constant)] = 1.0
             return out
-        p = self.model.predict_proba(X)
-        for j, c in enumerate(self.model.classes_):
-            out[:, idx[c]] = p[:, j]
+        z = expit(np.asarray(X @ self.weights_) + self.intercepts_)
+        p = np.c_[1.0 - z, z] if z.shape[1] == 1 else z / z.sum(axis=1, keepdims=True)
+        out[:, self.columns_] = p
         return out
 
 

@@ -155,6 +155,16 @@ _SUSTAIN = re.compile(
     r"(it )?helps me|i like (it|drinking|smoking)|everyone (does|drinks|smokes)|"
     r"not my (fault|problem)|i('m| am) fine|nothing wrong)\b", re.IGNORECASE
 )
+# Open vs closed (MITI 4.2.1): a closed question asks for yes/no, a fact or a choice
+# between options; "tell me about..." is an open question in statement form.
+_WH_CLOSED = {"where", "when", "who", "which", "whose", "whom"}
+_HOW_CLOSED = {"many", "much", "long", "often", "old", "far", "soon"}
+_OPEN_INVITE = re.compile(
+    r"\b(tell me|say (a bit |a little )?more|talk (to me )?about|describe|help me understand|"
+    r"walk me through|what else|how come|in what ways?|what would it take|anything else)\b",
+    re.IGNORECASE,
+)
+_YES_NO = {"yes", "yeah", "yep", "yup", "no", "nope", "nah", "sure", "definitely", "maybe"}
 _NEG = {"not", "n't", "no", "never", "nothing", "nobody", "none", "cannot"}
 _STOP = {
     "the", "a", "an", "and", "or", "but", "so", "to", "of", "in", "on", "at", "for", "with",
@@ -197,7 +207,8 @@ LINGUISTIC_NAMES: tuple[str, ...] = (
     "next_other_short", "next_other_yes", "next_other_qmark", "first_in_turn", "last_in_turn",
     "n_in_turn_log", "position", "neg", "change_cue", "sustain_cue", "past_tense",
     "prev_other_qmark", "prev_in_turn_qmark", "next_in_turn_qmark", "no_prev_other",
-    "short_utt", "prev_other_change", "prev_other_sustain",
+    "short_utt", "prev_other_change", "prev_other_sustain", "wh_closed", "open_invite",
+    "or_question", "next_other_yes_no",
 )
 _YES = {"yeah", "yes", "yep", "exactly", "right", "mm", "mhm", "mm-hmm", "uh-huh", "true",
         "definitely", "absolutely", "correct", "totally", "mm-hm"}
@@ -248,6 +259,9 @@ def _row_features(r: UtteranceContext, a: TokenInfo, prev: TokenInfo, nxt: Token
         float("?" in r.prev_in_turn), float("?" in r.next_in_turn), float(not r.prev_other),
         float(n <= 3), float(bool(_CHANGE.search(r.prev_other.lower()))),
         float(bool(_SUSTAIN.search(r.prev_other.lower()))),
+        float(first in _WH_CLOSED or (first == "how" and f0 + 1 < n and words[f0 + 1] in _HOW_CLOSED)),
+        float(bool(_OPEN_INVITE.search(lo))), float(qmark and " or " in lo),
+        float(next_first in _YES_NO),
     ]
 
 

@@ -7,8 +7,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
+import scipy.sparse as sp
 
-from coding.coder import MitiCoder, _macro_f1, _reweight, _tune_bias, split_annomi_units
+from coding.coder import (
+    MitiCoder,
+    _Head,
+    _macro_f1,
+    _reweight,
+    _tune_bias,
+    split_annomi_units,
+)
 from coding.corpus import LabelledDialogue, LabelledUtterance
 from coding.evaluate import predict_units
 from coding.features import build_contexts
@@ -136,3 +145,19 @@ def test_annomi_units_split_into_utterances_within_their_labels() -> None:
     ]
     assert [(u.turn_index, u.index_in_turn) for u in split.utterances] == [
         (0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
+
+
+@pytest.mark.parametrize("present", [("a", "b"), ("a", "b", "c"), ("a", "c", "d")])
+def test_head_probabilities_are_scikit_learns(present: tuple[str, ...]) -> None:
+    """The heads' matrix shortcut gives scikit-learn's predict_proba exactly, including
+    one-vs-rest normalisation and a declared class training never saw."""
+    rng = np.random.default_rng(0)
+    X = sp.random(300, 50, density=0.2, format="csr", random_state=1)
+    y = rng.choice(list(present), 300)
+    head = _Head(("a", "b", "c", "d"), 2.0, "balanced").fit(X, y)
+    assert head.model is not None
+    expected = np.zeros((300, 4))
+    for j, c in enumerate(head.model.classes_):
+        expected[:, "abcd".index(c)] = head.model.predict_proba(X)[:, j]
+    assert np.allclose(head.proba(X), expected, atol=1e-12)
+    assert not expected[:, [i for i, c in enumerate("abcd") if c not in present]].any()

@@ -60,3 +60,22 @@ def test_text_field_vectorises_repeated_contexts_once_with_the_same_result() -> 
     direct = field.vectorizer_.transform([r.prev_other for r in rows])
     assert len({r.prev_other for r in rows}) < len(rows)  # the fixture repeats contexts
     assert (field.transform(rows) != direct).nnz == 0
+
+
+def test_open_and_closed_question_cues() -> None:
+    utts = [
+        Utterance(P, "So how often do you drink in a week?", 0, 0),
+        Utterance(C, "No, not much.", 1, 0),
+        Utterance(P, "Tell me about the mornings after.", 2, 0),
+        Utterance(C, "They're bad. I feel awful.", 3, 0),
+        Utterance(P, "Is it the evenings or the weekends?", 4, 0),
+        Utterance(C, "Weekends mostly.", 5, 0),
+        Utterance(P, "What would a better weekend look like?", 6, 0),
+    ]
+    rows = build_contexts(utts)
+    X = LinguisticFeatures().fit(rows).transform(rows).toarray()
+    f = {n: X[[0, 2, 4, 6], i].tolist() for i, n in enumerate(LINGUISTIC_NAMES)}
+    assert f["wh_closed"] == [1, 0, 0, 0]  # "how often" asks for a fact
+    assert f["open_invite"] == [0, 1, 0, 0]
+    assert f["or_question"] == [0, 0, 1, 0]
+    assert f["next_other_yes_no"] == [1, 0, 0, 0]  # answered "No, ..."
