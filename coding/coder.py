@@ -58,7 +58,8 @@ from coding.types import Code, CodedUtterance, Role, Turn, Utterance
 
 # 3: + level-1 gradient-boosted meta-learner, tuned class priors; 4: trained on short
 # exchanges too (same file layout: the bump makes cached default coders retrain);
-# 5: open/closed question cues, heads keep their weights as one matrix
+# 5: spaCy's token vectors as features, open/closed question cues, heads keep their
+# weights as one matrix
 FORMAT_VERSION = 5
 MODEL_NAME = "miti-coder"
 CURRENT_FILE = "CURRENT"

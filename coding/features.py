@@ -12,6 +12,10 @@ conversation start, turn index), followed by (the linguistic block last):
 - word 1–2-gram and char 2–5-gram TF-IDF of the utterance;
 - word TF-IDF of the previous and next other-speaker turn and of the neighbouring
   utterances in the same turn (context);
+- spaCy's contextual token vectors (tok2vec, which the tagger computes anyway)
+  averaged over the utterance, and their cosine with the adjacent turns of the other
+  speaker (:class:`VectorFeatures`): they carry meaning past the exact words, which
+  matters most for the default coder, trained on written dialogue and applied to speech;
 - hand-made linguistic features from spaCy POS tags (:class:`LinguisticFeatures`):
   question form, second-person subject, modals/imperatives (advice), feeling and
   meaning words, lexical overlap with the previous client turn (the main cue for
@@ -35,7 +39,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import FunctionTransformer
 
-from coding.segment import TokenInfo, analyse
+from coding.segment import VECTOR_WIDTH, TokenInfo, analyse
 from coding.types import Role, Utterance
 
 
@@ -301,6 +305,33 @@ def _structure(X: Sequence[UtteranceContext]) -> sp.csr_matrix:
          for r in X], dtype=np.float64).reshape(-1, N_STRUCT))
 
 
+def _unit(v: np.ndarray | None) -> np.ndarray:
+    if v is None:
+        return np.zeros(VECTOR_WIDTH, dtype=np.float32)
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+class VectorFeatures(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """spaCy's contextual token vectors, averaged over the utterance (unit length), and
+    their cosine with the previous and next turn of the other speaker: a restatement in
+    other words still lands near what the client said."""
+
+    def fit(self, X: Sequence[UtteranceContext], y: Any = None) -> VectorFeatures:
+        return self
+
+    def transform(self, X: Sequence[UtteranceContext]) -> sp.csr_matrix:
+        texts = [t for r in X for t in (r.text, r.prev_other, r.next_other)]
+        infos = dict(zip(texts, analyse(texts)))
+        out = np.zeros((len(X), VECTOR_WIDTH + 2), dtype=np.float32)
+        for i, r in enumerate(X):
+            u = _unit(infos[r.text].vector_sum)
+            out[i, :VECTOR_WIDTH] = u
+            out[i, VECTOR_WIDTH] = float(u @ _unit(infos[r.prev_other].vector_sum)) if r.prev_other else 0.0
+            out[i, VECTOR_WIDTH + 1] = float(u @ _unit(infos[r.next_other].vector_sum)) if r.next_other else 0.0
+        return sp.csr_matrix(out)
+
+
 class TextField(BaseEstimator, TransformerMixin):  # type: ignore[misc]
     """TF-IDF of one text field of the rows; an empty vocabulary (tiny corpora,
     a context field that is always empty) gives one all-zero column, not an error."""
@@ -354,7 +385,8 @@ def make_features() -> FeatureUnion:
         ("next_other", TextField("next_other", "word", (1, 2), 2, 20_000)),
         ("prev_in_turn", TextField("prev_in_turn", "word", (1, 1), 2, 5_000)),
         ("next_in_turn", TextField("next_in_turn", "word", (1, 1), 2, 5_000)),
+        ("vectors", VectorFeatures()),
         ("ling", LinguisticFeatures()),
-    ], transformer_weights={"structure": 1.0, "words": 1.0, "chars": 1.0, "opening": 0.5,
+    ], transformer_weights={"vectors": 1.0, "structure": 1.0, "words": 1.0, "chars": 1.0, "opening": 0.5,
                             "prev_other": 0.3, "next_other": 0.3, "prev_in_turn": 0.3,
                             "next_in_turn": 0.3, "ling": 1.0})

