@@ -305,13 +305,6 @@ def _structure(X: Sequence[UtteranceContext]) -> sp.csr_matrix:
          for r in X], dtype=np.float64).reshape(-1, N_STRUCT))
 
 
-def _unit(v: np.ndarray | None) -> np.ndarray:
-    if v is None:
-        return np.zeros(VECTOR_WIDTH, dtype=np.float32)
-    n = float(np.linalg.norm(v))
-    return v / n if n > 0 else v
-
-
 class VectorFeatures(BaseEstimator, TransformerMixin):  # type: ignore[misc]
     """spaCy's contextual token vectors, averaged over the utterance (unit length), and
     their cosine with the previous and next turn of the other speaker: a restatement in
@@ -321,15 +314,20 @@ class VectorFeatures(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         return self
 
     def transform(self, X: Sequence[UtteranceContext]) -> sp.csr_matrix:
-        texts = [t for r in X for t in (r.text, r.prev_other, r.next_other)]
-        infos = dict(zip(texts, analyse(texts)))
-        out = np.zeros((len(X), VECTOR_WIDTH + 2), dtype=np.float32)
-        for i, r in enumerate(X):
-            u = _unit(infos[r.text].vector_sum)
-            out[i, :VECTOR_WIDTH] = u
-            out[i, VECTOR_WIDTH] = float(u @ _unit(infos[r.prev_other].vector_sum)) if r.prev_other else 0.0
-            out[i, VECTOR_WIDTH + 1] = float(u @ _unit(infos[r.next_other].vector_sum)) if r.next_other else 0.0
-        return sp.csr_matrix(out)
+        # each distinct text once ("" has no tokens, so a zero vector and zero cosines)
+        row_of: dict[str, int] = {}
+        idx = np.asarray([[row_of.setdefault(t, len(row_of)) for t in (r.text, r.prev_other, r.next_other)]
+                          for r in X], dtype=np.intp).reshape(-1, 3)
+        texts = list(row_of)
+        V = np.zeros((len(texts), VECTOR_WIDTH), dtype=np.float32)
+        for k, info in enumerate(analyse(texts)):
+            if info.vector_sum is not None:
+                V[k] = info.vector_sum
+        norms = np.linalg.norm(V, axis=1, keepdims=True)
+        V = np.divide(V, norms, out=np.zeros_like(V), where=norms > 0)
+        U = V[idx[:, 0]]
+        cos = np.c_[(U * V[idx[:, 1]]).sum(axis=1), (U * V[idx[:, 2]]).sum(axis=1)]
+        return sp.csr_matrix(np.hstack([U, cos]))
 
 
 class TextField(BaseEstimator, TransformerMixin):  # type: ignore[misc]

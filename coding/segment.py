@@ -96,11 +96,12 @@ def _pos(word: str, tag: str) -> str:
     return p
 
 
-def _vector_sum(doc: Any, rows: Sequence[int]) -> np.ndarray:
+def _vector_sum(doc: Any, first: int, last: int) -> np.ndarray:
+    """Sum of the token vectors of ``doc[first:last]`` (zeros if none)."""
     t = doc.tensor
-    if t is None or not len(rows) or t.shape[0] == 0:
+    if t is None or last <= first or t.shape[0] < last:
         return np.zeros(VECTOR_WIDTH, dtype=np.float32)
-    return np.asarray(t[list(rows)].sum(axis=0), dtype=np.float32)
+    return np.asarray(t[first:last].sum(axis=0), dtype=np.float32)
 
 
 def _info_from_tokens(doc: Any) -> TokenInfo:
@@ -108,7 +109,7 @@ def _info_from_tokens(doc: Any) -> TokenInfo:
     words = tuple(t.lower_ for t in toks)
     tags = tuple(t.tag_ for t in toks)
     return TokenInfo(words, tags, tuple(_pos(w, t) for w, t in zip(words, tags)),
-                     _vector_sum(doc, [t.i for t in toks]))
+                     _vector_sum(doc, 0, len(doc)))
 
 
 def _join(infos: Sequence[TokenInfo]) -> TokenInfo:
@@ -231,7 +232,7 @@ def segment_turns(turns: Sequence[Turn]) -> list[Utterance]:
                 continue
             # seed the analysis cache from the turn's parse so features don't re-parse
             info = TokenInfo(tuple(words[a:b]), tuple(tags[a:b]), tuple(pos[a:b]),
-                             _vector_sum(doc, tok_i[a:b]))
+                             _vector_sum(doc, tok_i[a], tok_i[b - 1] + 1))
             _remember(utext, info)
             texts_in_turn.append(utext)
             infos.append(info)
