@@ -5,7 +5,9 @@ components the coder needs: ``tok2vec``, ``tagger`` and the statistical
 sentence splitter ``senter``. The dependency parser, lemmatizer, NER and the
 attribute ruler are excluded: the parser triples the cost per word, and the
 attribute ruler (which only maps fine tags to coarse POS) cost as much as the
-tagger itself, so coarse POS comes from a fixed tag table here instead.
+tagger itself, so coarse POS comes from a fixed tag table here instead. The
+analysis keeps the sum of tok2vec's token vectors too: the tagger computes them
+anyway, and the features use them as a cheap representation of meaning.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class TokenInfo:
     tags: tuple[str, ...]  # Penn Treebank tags (VB, MD, WP, PRP, ...)
     pos: tuple[str, ...]  # universal POS (AUX, PRON, VERB, ...)
     # spaCy's contextual token vectors (tok2vec), summed: computed anyway for the tagger
-    vector_sum: Any = field(default=None, compare=False, hash=False, repr=False)
+    vector_sum: np.ndarray | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 _CACHE_MAX = 200_000
