@@ -117,7 +117,7 @@ def _info_from_tokens(doc: Any) -> TokenInfo:
 def _join(infos: Sequence[TokenInfo]) -> TokenInfo:
     vs = [i.vector_sum for i in infos if i.vector_sum is not None]
     return TokenInfo(tuple(w for i in infos for w in i.words), tuple(t for i in infos for t in i.tags),
-                     tuple(p for i in infos for p in i.pos), sum(vs) if vs else None)
+                     tuple(p for i in infos for p in i.pos), np.sum(vs, axis=0) if vs else None)
 
 
 def _remember(text: str, info: TokenInfo) -> None:
