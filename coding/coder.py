@@ -309,6 +309,7 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         self.base_heads_ = _fit_heads(Xf, is_p, l1, l2, *self._hp())
         self.heads_ = self.base_heads_
         self.meta_: HistGradientBoostingClassifier | None = None
+        self.meta_question_: HistGradientBoostingClassifier | None = None
         self.bias_: dict[str, np.ndarray] = {}
         if self.stack:
             conv = np.cumsum(struct[:, 1] > 0.5) if groups is None else np.asarray(groups)
@@ -341,6 +342,11 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
                     LEVEL1_PRACTITIONER, self.C, self.class_weight).fit(X2[p_rows], l1[p_rows])}
                 if self.meta_weight > 0 and len(set(l1[p_rows])) > 1:
                     self.meta_ = self._fit_meta(self._dense(Xf, P, S)[p_rows], l1[p_rows])
+            q_rows = np.flatnonzero(is_p & (l1 == "question") & (l2 != ""))
+            if self.meta_weight > 0 and len(set(l2[q_rows])) > 1:
+                # open|closed hinges on interacting cues too: a wh-word AND "how often";
+                # "do you" AND "tell me"; a question AND a yes/no reply
+                self.meta_question_ = self._fit_meta(self._dense(Xf, P, S)[q_rows], l2[q_rows])
         self.classes_ = np.asarray([c.value for c in Code], dtype=object)
         return self
 
@@ -362,26 +368,31 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
     def _with_sequence(self, Xf: sp.csr_matrix, S: np.ndarray) -> sp.csr_matrix:
         return sp.hstack([Xf, sp.csr_matrix(S * self.stack_weight)], format="csr")
 
-    def _level1(self, X: Any) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-        """(row features, level-1 probabilities, is-practitioner)."""
+    def _blend(self, meta: HistGradientBoostingClassifier, p: np.ndarray, D: np.ndarray,
+               classes: Sequence[str]) -> np.ndarray:
+        """A calibrated blend of a linear head's probabilities ``p`` (over ``classes``)
+        and its tree meta-learner's on the dense rows ``D``."""
+        pm = np.zeros_like(p)
+        pm[:, [list(classes).index(c) for c in meta.classes_]] = meta.predict_proba(D)
+        return (1.0 - self.meta_weight) * p + self.meta_weight * pm
+
+    def _level1(self, X: Any) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray | None]:
+        """(row features, level-1 probabilities, is-practitioner, the meta-learners' dense
+        input or None without sequence context)."""
         Xf, struct, is_p = self._split(X)
         if "level1" not in self.heads_:
             p1 = np.zeros((Xf.shape[0], 4))
             p1[:, 3] = 1.0
-            return Xf, p1, is_p
+            return Xf, p1, is_p, None
         if not self.stack:
-            return Xf, self.heads_["level1"].proba(Xf), is_p
+            return Xf, self.heads_["level1"].proba(Xf), is_p, None
         P = _base_proba(self.base_heads_, Xf, is_p)
         S = _sequence_features(P, struct)
         p1 = self.heads_["level1"].proba(self._with_sequence(Xf, S))
-        meta = self.meta_
-        if meta is not None:
-            # a calibrated blend of the linear head and the tree meta-learner
-            pm = np.zeros_like(p1)
-            pm[:, [LEVEL1_PRACTITIONER.index(c) for c in meta.classes_]] = meta.predict_proba(
-                self._dense(Xf, P, S))
-            p1 = (1.0 - self.meta_weight) * p1 + self.meta_weight * pm
-        return Xf, p1, is_p
+        D = self._dense(Xf, P, S)
+        if self.meta_ is not None:
+            p1 = self._blend(self.meta_, p1, D, LEVEL1_PRACTITIONER)
+        return Xf, p1, is_p, D
 
     def _level2(self, lv: str, X: sp.csr_matrix) -> np.ndarray:
         head = self.heads_.get(lv)
@@ -394,9 +405,12 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
 
     def decide(self, X: Any) -> tuple[list[Code], np.ndarray, dict[str, np.ndarray]]:
         """Codes, confidences, and the probability tables they came from."""
-        Xf, p1, is_p = self._level1(X)
+        Xf, p1, is_p, D = self._level1(X)
         n = Xf.shape[0]
         p2 = {lv: self._level2(lv, Xf) for lv in (*LEVEL1_PRACTITIONER, LEVEL1_CLIENT)}
+        if self.meta_question_ is not None and D is not None:
+            p2["question"] = self._blend(self.meta_question_, p2["question"], D,
+                                         _LEVEL2_CLASSES["question"])
         codes: list[Code] = []
         conf = np.zeros(n)
         m = self.margin

@@ -60,15 +60,31 @@ def test_meta_learner_blends_into_level1(tiny_coder: MitiCoder) -> None:
     assert clf.meta_ is not None and 0.0 < clf.meta_weight < 1.0
     utts = segment_turns(read_text("P: What would help?\nC: Maybe.\n"))
     X = tiny_coder.pipeline.named_steps["features"].transform(build_contexts(utts))
-    _, p1, _ = clf._level1(X)
+    _, p1, _, _ = clf._level1(X)
     assert np.allclose(p1.sum(axis=1), 1.0)
     # the blend differs from the linear head alone (the meta-learner contributes)
     clf.meta_weight, saved = 0.0, clf.meta_weight
     try:
-        _, linear, _ = clf._level1(X)
+        _, linear, _, _ = clf._level1(X)
     finally:
         clf.meta_weight = saved
     assert not np.allclose(p1, linear)
+
+
+def test_meta_learner_blends_into_open_closed(tiny_coder: MitiCoder) -> None:
+    clf = tiny_coder.pipeline.named_steps["classify"]
+    assert clf.meta_question_ is not None
+    utts = segment_turns(read_text("P: How often do you drink?\nC: Most nights.\n"
+                                   "P: Tell me about the nights you don't.\nC: Fridays.\n"))
+    X = tiny_coder.pipeline.named_steps["features"].transform(build_contexts(utts))
+    blended = clf.decide(X)[2]["question"]
+    assert np.allclose(blended.sum(axis=1), 1.0)
+    clf.meta_weight, saved = 0.0, clf.meta_weight
+    try:
+        linear = clf.decide(X)[2]["question"]
+    finally:
+        clf.meta_weight = saved
+    assert not np.allclose(blended, linear)
 
 
 class _StubCoder:
