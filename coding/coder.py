@@ -569,7 +569,8 @@ def split_annomi_units(d: LabelledDialogue, coder: MitiCoder) -> LabelledDialogu
         if u.role is Role.CLIENT:
             chosen = [u.level1] * len(idx)
         else:
-            mask = np.asarray([n in _unit_behaviours(u) for n in names])
+            contains = _unit_behaviours(u)
+            mask = np.asarray([n in contains for n in names])
             sub = np.where(mask, p1[idx], -1.0)
             chosen = [names[int(k)] for k in sub.argmax(axis=1)]
             if u.level1 not in chosen:

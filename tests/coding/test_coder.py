@@ -127,11 +127,17 @@ def test_versions_promotion_and_rollback(model_dir: Path, tiny_coder: MitiCoder)
         save_coder(second, model_dir)
 
 
-def test_missing_model_trains_default(tmp_path: Path, tiny_corpus_path: Path) -> None:
+@pytest.fixture()
+def corpus(tmp_path: Path, tiny_corpus_path: Path) -> Path:
+    """A corpus directory holding the tiny corpus; the coder cache starts empty."""
     clear_cache()
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(tiny_corpus_path, corpus / "a.txt")
+    d = tmp_path / "corpus"
+    d.mkdir()
+    shutil.copy(tiny_corpus_path, d / "a.txt")
+    return d
+
+
+def test_missing_model_trains_default(tmp_path: Path, corpus: Path) -> None:
     d = tmp_path / "empty-models"
     coder = load_coder(d, corpus_dir=corpus)
     assert current_version(d) == coder.version and coder.version.endswith("-default")
@@ -186,11 +192,7 @@ def test_unreadable_model_dir_simulated(tmp_path: Path, monkeypatch: pytest.Monk
         load_coder(tmp_path / "m")
 
 
-def test_stale_default_is_retrained(tmp_path: Path, tiny_corpus_path: Path) -> None:
-    clear_cache()
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(tiny_corpus_path, corpus / "a.txt")
+def test_stale_default_is_retrained(tmp_path: Path, corpus: Path) -> None:
     d = tmp_path / "models"
     old = load_coder(d, corpus_dir=corpus)
     meta_path = d / "miti-coder" / old.version / "meta.json"
