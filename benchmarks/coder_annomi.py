@@ -7,7 +7,10 @@
    segmentation + the roll-up rule in coding.evaluate); also without segmentation
    (each AnnoMI unit coded as one utterance) for comparison.
 2. AnnoMI + project corpus: same CV, the project corpus added to every training fold.
-3. The default model (project corpus only) evaluated on the whole AnnoMI file.
+3. The default model (project corpus only) evaluated on the whole AnnoMI file, and
+   on the project's held-out dialogues (``coding/data/heldout``: transcript-style
+   family safeguarding dialogues never trained on) code by code; the AnnoMI-trained
+   coder on the same held-out dialogues (how far AnnoMI carries to this domain).
 4. Throughput: utterances/s of ``MitiCoder.code_turns`` on one core after load
    (segmentation + features + classification, spaCy analysis cache cleared).
 5. Default-model training time (read corpus + train).
@@ -38,7 +41,7 @@ from results_file import write_results
 from coding import segment
 from coding.coder import train_coder
 from coding.corpus import default_corpus_dir, read_annomi, read_corpus_paths
-from coding.evaluate import cross_validate, evaluate_coder
+from coding.evaluate import cross_validate, evaluate_coder, evaluate_codes
 from coding.types import Turn
 
 TARGETS = {"therapist_behaviour": 0.78, "question_subtype": 0.80, "reflection_subtype": 0.62,
@@ -53,6 +56,13 @@ def _brief(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _brief_codes(r: dict[str, Any]) -> dict[str, Any]:
+    return {"practitioner_code": r["practitioner_code"]["macro_f1"],
+            "practitioner_kappa": r["practitioner_code"]["kappa"],
+            "practitioner_level1": r["practitioner_level1"]["macro_f1"],
+            "client_talk": r["client_talk"]["macro_f1"], "n_utterances": r["n_utterances"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("annomi", nargs="?", default=str(ROOT / ".." / "shared" / "annomi" / "train.csv"))
@@ -63,6 +73,8 @@ def main() -> None:
 
     annomi = read_annomi(Path(args.annomi))
     project = read_corpus_paths([default_corpus_dir()])
+    heldout_dir = default_corpus_dir() / "heldout"
+    heldout = read_corpus_paths([heldout_dir]) if heldout_dir.is_dir() else []
     res: dict[str, Any] = {"annomi_file": str(Path(args.annomi).resolve()), "folds": args.folds,
                            "annomi_transcripts": len(annomi),
                            "annomi_units": sum(len(d.utterances) for d in annomi),
@@ -91,9 +103,17 @@ def main() -> None:
         res["default_on_annomi"] = evaluate_coder(default, annomi)
         print(f"default model trained in {res['default_training_seconds']} s; on AnnoMI:",
               _brief(res["default_on_annomi"]), flush=True)
+        if heldout:
+            res["default_on_heldout"] = evaluate_codes(default, heldout)
+            print("default model on the held-out project dialogues:",
+                  _brief_codes(res["default_on_heldout"]), flush=True)
 
     # throughput after load: one full AnnoMI-trained coder, cold analysis cache
     coder = train_coder(annomi, version="bench-throughput")
+    if heldout:
+        res["annomi_trained_on_heldout"] = evaluate_codes(coder, heldout)
+        print("AnnoMI-trained coder on the held-out project dialogues:",
+              _brief_codes(res["annomi_trained_on_heldout"]), flush=True)
     convs = [[Turn(u.role, u.text) for u in d.utterances] for d in annomi]
     coder.code_turns(convs[0])  # load spaCy, warm up
     with segment._cache_lock:

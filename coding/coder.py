@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -46,6 +47,7 @@ from coding.corpus import (
     LEVELS_CODE,
     LabelledDialogue,
     LabelledUtterance,
+    corpus_fingerprint,
     default_corpus_dir,
     read_corpus_paths,
     short_exchanges,
@@ -104,7 +106,8 @@ class _Head:
             return self
         # one-vs-rest liblinear: as accurate here as multinomial lbfgs and ~6x faster,
         # which keeps the default model's training well inside its 60 s budget
-        base = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear")
+        base = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear",
+                                  random_state=0)
         self.model = base if len(labels) == 2 else OneVsRestClassifier(base)
         self.model.fit(X, np.asarray(y, dtype=object))
         # The fitted weights as one matrix: coding a transcript calls every head once,
@@ -277,7 +280,7 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
                  class_weight: str | None = "balanced", margin: float = 0.1,
                  complex_threshold: float = 0.5, stack: bool = True, stack_folds: int = 4,
                  stack_weight: float = 1.0, meta_weight: float = 0.5,
-                 tune_priors: bool = True) -> None:
+                 tune_priors: bool = True, n_jobs: int = 2) -> None:
         self.C = C
         self.C_level2 = C_level2
         self.C_client = C_client
@@ -289,6 +292,7 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         self.stack_weight = stack_weight
         self.meta_weight = meta_weight
         self.tune_priors = tune_priors
+        self.n_jobs = n_jobs
 
     def _split(self, X: Any) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
         X = sp.csr_matrix(X)
@@ -306,49 +310,68 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         Xf, struct, is_p = self._split(X)
         l1 = np.asarray([s.split("|", 1)[0] for s in y], dtype=object)
         l2 = np.asarray([s.split("|", 1)[1] for s in y], dtype=object)
-        self.base_heads_ = _fit_heads(Xf, is_p, l1, l2, *self._hp())
-        self.heads_ = self.base_heads_
         self.meta_: HistGradientBoostingClassifier | None = None
         self.meta_question_: HistGradientBoostingClassifier | None = None
         self.bias_: dict[str, np.ndarray] = {}
-        if self.stack:
-            conv = np.cumsum(struct[:, 1] > 0.5) if groups is None else np.asarray(groups)
-            ids = np.unique(conv)
+        conv = np.cumsum(struct[:, 1] > 0.5) if groups is None else np.asarray(groups)
+        ids = np.unique(conv)
+        k = min(self.stack_folds, len(ids)) if self.stack else 0
+        folds = [np.isin(conv, ids[f::k]) for f in range(k)] if k >= 2 else []
+        # The heads on all rows and each fold's heads are independent: fit them side by
+        # side (liblinear and the boosted trees release the GIL, so threads use every core)
+        fitted = self._parallel(
+            (_fit_heads, Xf[np.flatnonzero(keep)], is_p[keep], l1[keep], l2[keep], *self._hp())
+            for keep in [np.ones(len(l1), dtype=bool)] + [~te for te in folds])
+        self.base_heads_ = self.heads_ = fitted[0]
+        if not self.stack:
+            self.classes_ = np.asarray([c.value for c in Code], dtype=object)
+            return self
+        if folds:
+            # out-of-fold probabilities, whole source dialogues per fold, so the final
+            # heads learn how much to trust stage 1 on unseen conversations
             P = np.zeros((Xf.shape[0], _N_BASE))
-            k = min(self.stack_folds, len(ids))
-            if k >= 2:
-                # out-of-fold probabilities, whole source dialogues per fold, so the final
-                # heads learn how much to trust stage 1 on unseen conversations
-                oof: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {lv: [] for lv in _TUNED_HEADS}
-                for f in range(k):
-                    te = np.isin(conv, ids[f::k])
-                    h = _fit_heads(Xf[np.flatnonzero(~te)], is_p[~te], l1[~te], l2[~te], *self._hp())
-                    P[te] = _base_proba(h, Xf[np.flatnonzero(te)], is_p[te])
-                    for lv in _TUNED_HEADS:
-                        rows = np.flatnonzero(te & (l1 == lv) & (l2 != ""))
-                        if lv in h and len(rows):
-                            oof[lv].append((rows, h[lv].proba(Xf[rows])))
-                if self.tune_priors:
-                    self.bias_ = _priors_from_oof(oof, l2)
-            else:
-                P = _base_proba(self.base_heads_, Xf, is_p)
-            S = _sequence_features(P, struct)
-            X2 = self._with_sequence(Xf, S)
-            p_rows = np.flatnonzero(is_p)
-            if len(p_rows):
-                # only level 1 gains from the sequence (measured on development folds:
-                # +0.6 points macro-F1); level-2 and client heads stay on the row's features
-                self.heads_ = {**self.base_heads_, "level1": _Head(
-                    LEVEL1_PRACTITIONER, self.C, self.class_weight).fit(X2[p_rows], l1[p_rows])}
-                if self.meta_weight > 0 and len(set(l1[p_rows])) > 1:
-                    self.meta_ = self._fit_meta(self._dense(Xf, P, S)[p_rows], l1[p_rows])
-            q_rows = np.flatnonzero(is_p & (l1 == "question") & (l2 != ""))
-            if self.meta_weight > 0 and len(set(l2[q_rows])) > 1:
-                # open|closed hinges on interacting cues too: a wh-word AND "how often";
-                # "do you" AND "tell me"; a question AND a yes/no reply
-                self.meta_question_ = self._fit_meta(self._dense(Xf, P, S)[q_rows], l2[q_rows])
+            oof: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {lv: [] for lv in _TUNED_HEADS}
+            for te, h in zip(folds, fitted[1:]):
+                P[te] = _base_proba(h, Xf[np.flatnonzero(te)], is_p[te])
+                for lv in _TUNED_HEADS:
+                    rows = np.flatnonzero(te & (l1 == lv) & (l2 != ""))
+                    if lv in h and len(rows):
+                        oof[lv].append((rows, h[lv].proba(Xf[rows])))
+            if self.tune_priors:
+                self.bias_ = _priors_from_oof(oof, l2)
+        else:
+            P = _base_proba(self.base_heads_, Xf, is_p)
+        S = _sequence_features(P, struct)
+        X2 = self._with_sequence(Xf, S)
+        D = self._dense(Xf, P, S)
+        p_rows = np.flatnonzero(is_p)
+        q_rows = np.flatnonzero(is_p & (l1 == "question") & (l2 != ""))
+        # only level 1 gains from the sequence (measured on development folds: +0.6
+        # points macro-F1); level-2 and client heads stay on the row's features
+        jobs: list[tuple[Any, ...]] = []
+        if len(p_rows):
+            jobs.append((_Head(LEVEL1_PRACTITIONER, self.C, self.class_weight).fit,
+                         X2[p_rows], l1[p_rows]))
+        if self.meta_weight > 0 and len(set(l1[p_rows])) > 1:
+            jobs.append((self._fit_meta, D[p_rows], l1[p_rows]))
+        if self.meta_weight > 0 and len(set(l2[q_rows])) > 1:
+            # open|closed hinges on interacting cues too: a wh-word AND "how often";
+            # "do you" AND "tell me"; a question AND a yes/no reply
+            jobs.append((self._fit_meta, D[q_rows], l2[q_rows]))
+        done = iter(self._parallel(jobs))
+        if len(p_rows):
+            self.heads_ = {**self.base_heads_, "level1": next(done)}
+        if self.meta_weight > 0 and len(set(l1[p_rows])) > 1:
+            self.meta_ = next(done)
+        if self.meta_weight > 0 and len(set(l2[q_rows])) > 1:
+            self.meta_question_ = next(done)
         self.classes_ = np.asarray([c.value for c in Code], dtype=object)
         return self
+
+    def _parallel(self, jobs: Iterable[tuple[Any, ...]]) -> list[Any]:
+        """``[f(*args) for f, *args in jobs]``, on ``n_jobs`` threads."""
+        return list(Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(f)(*args) for f, *args in jobs))
 
     def _fit_meta(self, D: np.ndarray, y: np.ndarray) -> HistGradientBoostingClassifier:
         # Small trees over dense cues: the MITI rules interact (overlap with the client's
@@ -801,9 +824,19 @@ def train_default(model_dir: Path, corpus_dir: Path | None = None) -> MitiCoder:
             "train one from: run `mitrain coder train --corpus PATH --out DIR`"
         )
     coder = train_coder(dialogues, version=_new_version_name("default"))
+    coder.meta["corpus_sha256"] = corpus_fingerprint(Path(corpus_dir))
     save_coder(coder, model_dir)
     set_current(model_dir, coder.version)
     return coder
+
+
+def _outdated_default(meta: dict[str, Any], corpus_dir: Path | None) -> bool:
+    """An automatically trained default of an older format, or trained on a corpus
+    that has changed since (when the corpus is here to retrain from)."""
+    if meta.get("format_version") != FORMAT_VERSION:
+        return True
+    now = corpus_fingerprint(Path(corpus_dir or default_corpus_dir()))
+    return now is not None and meta.get("corpus_sha256") != now
 
 
 def load_coder(model_dir: Path | None = None, version: str | None = None, *,
@@ -812,17 +845,17 @@ def load_coder(model_dir: Path | None = None, version: str | None = None, *,
 
     With no model at all, trains the default from the project corpus
     (``coding/data``, or ``corpus_dir``), saves it and sets CURRENT. So does an
-    automatically trained default of an older format in use (after an upgrade):
-    it is a cache of the corpus, not a trainer's choice; any other version of an
-    older format is refused.
+    automatically trained default in use that is of an older format or from an older
+    corpus (after an upgrade): it is a cache of the corpus, not a trainer's choice;
+    any other version of an older format is refused.
     """
     model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
     _check_dir(model_dir)
     key_dir = str(model_dir.resolve())
     if version is None:
         stale = current_version(model_dir)
-        if stale and stale.endswith("-default") and _read_meta(
-                _root(model_dir) / stale).get("format_version") != FORMAT_VERSION:
+        if stale and stale.endswith("-default") and _outdated_default(
+                _read_meta(_root(model_dir) / stale), corpus_dir):
             with _train_lock:
                 if current_version(model_dir) == stale:
                     coder = train_default(model_dir, corpus_dir)

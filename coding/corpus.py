@@ -31,11 +31,13 @@ The mapping between product codes and AnnoMI labels lives here and only here
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -295,6 +297,24 @@ def read_corpus_paths(paths: Iterable[Path]) -> list[LabelledDialogue]:
 def default_corpus_dir() -> Path:
     """``coding/data``: the project's own labelled corpus."""
     return Path(__file__).resolve().parent / "data"
+
+
+def corpus_fingerprint(corpus_dir: Path) -> str | None:
+    """SHA-256 over a corpus directory's ``*.txt`` files (names and contents), or None
+    without one: tells whether a default coder was trained on the corpus as it is now."""
+    files = sorted(Path(corpus_dir).glob("*.txt")) if Path(corpus_dir).is_dir() else []
+    if not files:
+        return None
+    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    return _fingerprint(stamp, tuple(files))
+
+
+@lru_cache(maxsize=8)  # keyed by names, sizes and modification times: re-hashed on change
+def _fingerprint(stamp: tuple[tuple[str, int, int], ...], files: tuple[Path, ...]) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- (b) AnnoMI

@@ -27,10 +27,22 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    cohen_kappa_score,
+    f1_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 from coding.coder import MitiCoder, segment_units
-from coding.corpus import LEVEL1_PRACTITIONER, LEVEL1_TO_ANNOMI_BEHAVIOUR, LabelledDialogue
+from coding.corpus import (
+    CODE_LEVELS,
+    LEVEL1_CLIENT,
+    LEVEL1_PRACTITIONER,
+    LEVEL1_TO_ANNOMI_BEHAVIOUR,
+    LabelledDialogue,
+)
 from coding.features import build_contexts
 from coding.miti import summarise
 from coding.types import Code, CodedUtterance, Role, Utterance
@@ -168,6 +180,43 @@ def evaluate_predictions(dialogues: Sequence[LabelledDialogue],
         },
         "n_utterances": n,
     }
+
+
+def code_agreement(gold: Sequence[Code], pred: Sequence[Code]) -> dict[str, Any]:
+    """Agreement of predicted with gold product codes, utterance by utterance: the
+    practitioner's twelve codes (with Cohen's kappa), their level 1 (question /
+    reflection / input / other) and the client's talk type."""
+    pairs = list(zip(gold, pred, strict=True))
+    prac = [(g, p) for g, p in pairs if CODE_LEVELS[g][0] != LEVEL1_CLIENT]
+    client = [(g.value, p.value) for g, p in pairs if CODE_LEVELS[g][0] == LEVEL1_CLIENT]
+    codes = [(g.value, p.value) for g, p in prac]
+    kappa = (round(float(cohen_kappa_score(*zip(*codes))), 4)
+             if len({c for pair in codes for c in pair}) > 1 else None)
+    return {
+        "practitioner_code": {**_scores(*_unzip(codes)), "kappa": kappa},
+        "practitioner_level1": _scores(*_unzip([(CODE_LEVELS[g][0], CODE_LEVELS[p][0])
+                                                for g, p in prac])),
+        "client_talk": _scores(*_unzip(client)),
+        "n_utterances": len(pairs),
+    }
+
+
+def _unzip(pairs: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    return [g for g, _ in pairs], [p for _, p in pairs]
+
+
+def evaluate_codes(coder: MitiCoder, dialogues: Sequence[LabelledDialogue]) -> dict[str, Any]:
+    """Evaluate a coder on dialogues coded in the product's own codes (the project corpus
+    format, one MITI utterance per line): each dialogue coded as one conversation, its
+    lines as the utterances, then :func:`code_agreement`."""
+    gold: list[Code] = []
+    pred: list[Code] = []
+    for d in dialogues:
+        utts = [Utterance(u.role, u.text, u.turn_index, u.index_in_turn, u.start, u.end)
+                for u in d.utterances if u.code is not None]
+        gold += [u.code for u in d.utterances if u.code is not None]
+        pred += [c.code for c in coder.code_utterances(utts)]
+    return code_agreement(gold, pred)
 
 
 def evaluate_coder(coder: MitiCoder, dialogues: Sequence[LabelledDialogue], *,

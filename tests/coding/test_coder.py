@@ -20,7 +20,7 @@ from coding.coder import (
     set_current,
     train_coder,
 )
-from coding.corpus import read_project_corpus
+from coding.corpus import corpus_fingerprint, read_project_corpus
 from coding.errors import InputError, ModelError
 from coding.readers import read_text
 from coding.types import Code, Role, Utterance
@@ -190,6 +190,23 @@ def test_unreadable_model_dir_simulated(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(coder_mod.os, "access", lambda *a, **k: False)
     with pytest.raises(ModelError, match="not readable"):
         load_coder(tmp_path / "m")
+
+
+def test_default_retrains_when_corpus_changes(tmp_path: Path, corpus: Path) -> None:
+    d = tmp_path / "models"
+    old = load_coder(d, corpus_dir=corpus)
+    assert old.meta["corpus_sha256"] == corpus_fingerprint(corpus)
+    clear_cache()
+    assert load_coder(d, corpus_dir=corpus).version == old.version  # unchanged: reused
+    clear_cache()
+    with (corpus / "a.txt").open("a", encoding="utf-8") as f:
+        f.write("\n=== dialogue: added-1\ncontext: test | added | added\n"
+                "P Q_OPEN: What would you like to change first?\nC CHANGE: I want to stop.\n")
+    time.sleep(1.1)  # version names are stamped per second: the new one must differ
+    new = load_coder(d, corpus_dir=corpus)
+    assert new.version != old.version and current_version(d) == new.version
+    assert new.meta["training"]["dialogues"] == old.meta["training"]["dialogues"] + 1
+    clear_cache()
 
 
 def test_stale_default_is_retrained(tmp_path: Path, corpus: Path) -> None:
