@@ -270,6 +270,9 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
     prior shifts chosen on the same out-of-fold probabilities (training data only) to
     maximise their macro-F1: balanced class weights equalise recall, not F1.
 
+    ``n_jobs`` threads fit independent heads side by side (the out-of-fold folds; the
+    final level-1 head and the meta-learners); the result does not depend on it.
+
     Decisions apply the MITI manual's tie rules with ``margin`` (probability gap
     under which a decision counts as unsure): Persuade≈GI → GI; Persuade≈PwP → PwP;
     Emphasize≈Seek → Seek; Confront when a reflection is also likely → no code;

