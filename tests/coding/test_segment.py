@@ -4,6 +4,7 @@ import pytest
 
 import coding.segment as seg
 from coding.errors import ModelError
+from coding.threads import single_threaded
 from coding.types import Role, Turn
 
 
@@ -52,3 +53,38 @@ def test_network_runs_on_numpy_blas() -> None:
     for name, pipe in seg.get_nlp().pipeline:
         for layer in pipe.model.walk():
             assert getattr(layer.ops, "use_blis", False) is False, (name, layer.name)
+
+
+def test_single_threaded_limits_openmp_in_its_own_thread_only() -> None:
+    import threading
+
+    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime the coder's trees use)
+    from threadpoolctl import threadpool_info
+
+    def omp() -> set[int]:
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"}
+
+    entered, checked = threading.Event(), threading.Event()
+    seen: dict[str, set[int]] = {}
+
+    def coder() -> None:
+        seen["before"] = omp()
+        with single_threaded():
+            seen["inside"] = omp()
+            entered.set()
+            checked.wait(5)
+        seen["after"] = omp()
+
+    def other() -> None:
+        entered.wait(5)
+        seen["other thread meanwhile"] = omp()
+        checked.set()
+
+    ts = [threading.Thread(target=coder), threading.Thread(target=other)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(10)
+    assert seen["inside"] == {1}
+    # the limit is lifted on leaving and never reached the other thread
+    assert seen["after"] == seen["other thread meanwhile"] == seen["before"]
