@@ -3,7 +3,7 @@
     mitrain code FILE... [--json] [--model DIR] [--engine E] [--whisper-model M]
                  [--threads N] [--max-minutes M] [--max-mb N]   (audio: MITRAIN_* settings)
     mitrain coder train [--annomi CSV]... [--corpus PATH]... [--reviewed FILE]... --out DIR
-    mitrain coder evaluate --annomi CSV [--model DIR] [--json]
+    mitrain coder evaluate (--annomi CSV | --corpus PATH...) [--model DIR] [--json]
     mitrain coder versions [--model DIR]
     mitrain coder use VERSION [--model DIR]
 
@@ -191,26 +191,46 @@ def train_cmd(annomi: tuple[Path, ...], corpus: tuple[Path, ...], reviewed: tupl
 
 
 @coder_group.command("evaluate")
-@click.option("--annomi", "annomi", required=True, type=click.Path(path_type=Path))
+@click.option("--annomi", "annomi", default=None, type=click.Path(path_type=Path),
+              help="AnnoMI CSV: scored at AnnoMI's unit.")
+@click.option("--corpus", "corpus", multiple=True, type=click.Path(path_type=Path),
+              help="Project-format dialogues (file or directory, repeatable; e.g. "
+                   "coding/data/heldout): scored code by code.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None)
 @click.option("--version", "version", default=None)
 @click.option("--json", "as_json", is_flag=True)
 @_user_errors
-def evaluate_cmd(annomi: Path, model_dir: Path | None, version: str | None, as_json: bool) -> None:
-    """Evaluate a coder against an AnnoMI CSV at AnnoMI's unit."""
+def evaluate_cmd(annomi: Path | None, corpus: tuple[Path, ...], model_dir: Path | None,
+                 version: str | None, as_json: bool) -> None:
+    """Evaluate a coder against an AnnoMI CSV, or against dialogues coded in the
+    product's own codes."""
     from coding.coder import load_coder
-    from coding.corpus import read_annomi
-    from coding.evaluate import evaluate_coder
+    from coding.corpus import read_annomi, read_corpus_paths
+    from coding.errors import InputError
+    from coding.evaluate import evaluate_coder, evaluate_codes
 
+    if (annomi is None) == (not corpus):
+        raise InputError("give either --annomi CSV or --corpus PATH (not both)")
     coder = load_coder(model_dir, version)
-    result = evaluate_coder(coder, read_annomi(annomi))
+    if annomi is not None:
+        result = evaluate_coder(coder, read_annomi(annomi))
+        tasks: tuple[str, ...] = ("therapist_behaviour", "question_subtype",
+                                  "reflection_subtype", "client_talk_type")
+    else:
+        dialogues = read_corpus_paths(list(corpus))
+        if not dialogues:
+            raise InputError("no coded dialogues found in " + ", ".join(map(str, corpus)))
+        result = evaluate_codes(coder, dialogues)
+        tasks = ("practitioner_code", "practitioner_level1", "client_talk")
     result["coder_version"] = coder.version
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    for k in ("therapist_behaviour", "question_subtype", "reflection_subtype", "client_talk_type"):
-        click.echo(f"{k:<22} macro-F1 {_fmt(result[k]['macro_f1'])}  accuracy {_fmt(result[k]['accuracy'])}")
-    for k, v in result["session"].items():
+    for k in tasks:
+        kappa = f"  kappa {_fmt(result[k]['kappa'])}" if "kappa" in result[k] else ""
+        click.echo(f"{k:<22} macro-F1 {_fmt(result[k]['macro_f1'])}  "
+                   f"accuracy {_fmt(result[k]['accuracy'])}{kappa}")
+    for k, v in result.get("session", {}).items():
         click.echo(f"{k:<22} {_fmt(v)}")
 
 

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from coding.cli import code_cmd, code_transcript_file, coder_group
+from coding.corpus import read_project_corpus
 from coding.types import Code
 
 from .conftest import FIXTURES
@@ -127,6 +128,26 @@ def test_train_and_evaluate(tmp_path: Path, tiny_corpus_path: Path) -> None:
     assert set(res["session"]) == {"reflections_pearson", "questions_pearson", "rq_pearson",
                                    "auc_high_vs_low"}
     assert res["n_utterances"] == 13
+
+
+def test_evaluate_on_project_dialogues(model_dir: Path, tiny_corpus_path: Path) -> None:
+    r = CliRunner().invoke(coder_group, ["evaluate", "--corpus", str(tiny_corpus_path),
+                                         "--model", str(model_dir), "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    assert set(res) == {"practitioner_code", "practitioner_level1", "client_talk",
+                        "n_utterances", "coder_version"}
+    assert res["n_utterances"] == sum(len(d.utterances) for d in read_project_corpus(tiny_corpus_path))
+    assert 0.0 <= res["practitioner_code"]["kappa"] <= 1.0
+    r = CliRunner().invoke(coder_group, ["evaluate", "--corpus", str(tiny_corpus_path),
+                                         "--model", str(model_dir)])
+    assert r.exit_code == 0 and "practitioner_code" in r.output and "kappa" in r.output
+
+
+def test_evaluate_needs_exactly_one_source(model_dir: Path, tiny_corpus_path: Path) -> None:
+    for args in ([], ["--annomi", str(FIXTURES / "tiny_annomi.csv"), "--corpus", str(tiny_corpus_path)]):
+        r = CliRunner().invoke(coder_group, ["evaluate", "--model", str(model_dir), *args])
+        assert r.exit_code == 2 and "either --annomi CSV or --corpus PATH" in r.output
 
 
 def test_train_bad_corpus_exit_2(tmp_path: Path) -> None:
