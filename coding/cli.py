@@ -206,7 +206,6 @@ def evaluate_cmd(annomi: Path | None, corpus: tuple[Path, ...], model_dir: Path 
     product's own codes."""
     from coding.coder import load_coder
     from coding.corpus import read_annomi, read_corpus_paths
-    from coding.errors import InputError
     from coding.evaluate import evaluate_coder, evaluate_codes
 
     if (annomi is None) == (not corpus):

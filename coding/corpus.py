@@ -305,7 +305,7 @@ def corpus_fingerprint(corpus_dir: Path) -> str | None:
     files = sorted(Path(corpus_dir).glob("*.txt")) if Path(corpus_dir).is_dir() else []
     if not files:
         return None
-    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    stamp = tuple((f.name, st.st_size, st.st_mtime_ns) for f in files for st in [f.stat()])
     return _fingerprint(stamp, tuple(files))
 
 

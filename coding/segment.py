@@ -69,8 +69,7 @@ def get_nlp() -> Any:
 
 def _parse(texts: Sequence[str]) -> list[Any]:
     """spaCy docs for ``texts``, one pipe at a time (the pipeline is shared), on one
-    thread: the network's matrices are small, and BLAS or OpenMP threads cost more than
-    they save (training the default coder: 50 s instead of 34)."""
+    thread: the network's matrices are small (see :mod:`coding.threads`)."""
     nlp = get_nlp()
     with _pipe_lock, single_threaded():  # BLAS too: one pipe at a time holds the lock
         return list(nlp.pipe(texts, batch_size=BATCH_SIZE))
