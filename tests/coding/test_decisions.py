@@ -177,3 +177,25 @@ def test_head_probabilities_are_scikit_learns(present: tuple[str, ...]) -> None:
         expected[:, "abcd".index(c)] = head.model.predict_proba(X)[:, j]
     assert np.allclose(head.proba(X), expected, atol=1e-12)
     assert not expected[:, [i for i, c in enumerate("abcd") if c not in present]].any()
+
+
+def test_nb_head_is_logistic_regression_on_log_count_ratio_scaled_ngrams() -> None:
+    """NB-LR (the client head): per class, liblinear on the n-gram columns scaled by
+    mix + (1 - mix)·log-count ratio; dense cues that can be negative keep their scale."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    ngrams = sp.random(300, 20, density=0.05, format="csr", random_state=2)
+    dense = rng.normal(size=(300, 3))
+    X = sp.hstack([ngrams, sp.csr_matrix(dense)], format="csr")
+    y = rng.choice(["a", "b", "c"], 300)
+    head = _Head(("a", "b", "c"), 2.0, None, nb_mix=0.5).fit(X, y)
+    for j, c in enumerate("abc"):
+        pos = y == c
+        p = np.asarray(ngrams[pos].sum(axis=0)).ravel() + 1.0
+        q = np.asarray(ngrams[~pos].sum(axis=0)).ravel() + 1.0
+        scale = np.r_[0.5 + 0.5 * np.log((p / p.sum()) / (q / q.sum())), np.ones(3)]
+        Xs = X @ sp.diags(scale)
+        lr = LogisticRegression(C=2.0, solver="liblinear", random_state=0).fit(Xs, pos.astype(int))
+        assert np.allclose(X @ head.weights_[:, j] + head.intercepts_[j], lr.decision_function(Xs))
+    assert np.allclose(head.proba(X).sum(axis=1), 1.0)
