@@ -174,6 +174,7 @@ class _Head:
 # smoothing added to the class sums of TF-IDF values, and the most rows a column may
 # fill and still count as an n-gram. Chosen on AnnoMI's development folds: mix 0 gave
 # 0.514, 0.5 gave 0.519, 0.75 gave 0.511.
+_QUESTION_META_MEMBERS = 5  # open|closed meta-learners averaged (see _MetaEnsemble)
 _NB_MIX = 0.5
 _NB_ALPHA = 1.0
 _NB_MAX_DENSITY = 0.2
@@ -297,6 +298,19 @@ def _reweight(P: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     return Q / np.clip(Q.sum(axis=1, keepdims=True), 1e-12, None)
 
 
+class _MetaEnsemble:
+    """The average of several gradient-boosted meta-learners, each growing its trees on a
+    random half of the cues: on a few thousand questions one model's decisions swing
+    with every small change in its inputs; the average swings less."""
+
+    def __init__(self, members: Sequence[HistGradientBoostingClassifier]) -> None:
+        self.members = list(members)
+        self.classes_ = self.members[0].classes_
+
+    def predict_proba(self, D: np.ndarray) -> np.ndarray:
+        return np.mean([m.predict_proba(D) for m in self.members], axis=0)
+
+
 def _on_one_core(f: Callable[..., Any], *args: Any) -> Any:
     """``f(*args)`` with this thread's OpenMP on one thread."""
     with single_threaded("openmp"):
@@ -316,7 +330,9 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
     the whole conversation — the conversation, not the single line. With
     ``meta_weight > 0`` a gradient-boosted meta-learner over those probabilities and
     the hand-made cues is blended into level 1 (probability average, weight
-    ``meta_weight``): it captures interactions between MITI cues.
+    ``meta_weight``): it captures interactions between MITI cues. Open|closed gets the
+    same blend with an average of such meta-learners (:class:`_MetaEnsemble`), on the
+    rows level 1 codes as questions (the only rows whose open|closed is read).
 
     With ``tune_priors`` the open|closed and client heads get class
     prior shifts chosen on the same out-of-fold probabilities (training data only) to
@@ -366,7 +382,7 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         l1 = np.asarray([s.split("|", 1)[0] for s in y], dtype=object)
         l2 = np.asarray([s.split("|", 1)[1] for s in y], dtype=object)
         self.meta_: HistGradientBoostingClassifier | None = None
-        self.meta_question_: HistGradientBoostingClassifier | None = None
+        self.meta_question_: _MetaEnsemble | None = None
         self.bias_: dict[str, np.ndarray] = {}
         conv = np.cumsum(struct[:, 1] > 0.5) if groups is None else np.asarray(groups)
         ids = np.unique(conv)
@@ -412,7 +428,7 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         if self.meta_weight > 0 and len(set(l2[q_rows])) > 1:
             # open|closed hinges on interacting cues too: a wh-word AND "how often";
             # "do you" AND "tell me"; a question AND a yes/no reply
-            jobs["question"] = (self._fit_meta, D[q_rows], l2[q_rows])
+            jobs["question"] = (self._fit_meta_ensemble, D[q_rows], l2[q_rows])
         done = dict(zip(jobs, self._parallel(jobs.values())))
         if "level1" in done:
             self.heads_ = {**self.base_heads_, "level1": done["level1"]}
@@ -437,6 +453,13 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
             class_weight=self.class_weight, early_stopping=False, random_state=0,
         ).fit(D, y.astype(str))
 
+    def _fit_meta_ensemble(self, D: np.ndarray, y: np.ndarray) -> _MetaEnsemble:
+        return _MetaEnsemble([
+            HistGradientBoostingClassifier(
+                max_iter=200, learning_rate=0.05, max_leaf_nodes=15, max_features=0.5,
+                class_weight=self.class_weight, early_stopping=False, random_state=seed,
+            ).fit(D, y.astype(str)) for seed in range(_QUESTION_META_MEMBERS)])
+
     @staticmethod
     def _dense(Xf: sp.csr_matrix, P: np.ndarray, S: np.ndarray) -> np.ndarray:
         """Meta-learner input: the row's stage-1 probabilities, their sequence context
@@ -446,8 +469,8 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
     def _with_sequence(self, Xf: sp.csr_matrix, S: np.ndarray) -> sp.csr_matrix:
         return sp.hstack([Xf, sp.csr_matrix(S * self.stack_weight)], format="csr")
 
-    def _blend(self, meta: HistGradientBoostingClassifier, p: np.ndarray, D: np.ndarray,
-               classes: Sequence[str]) -> np.ndarray:
+    def _blend(self, meta: HistGradientBoostingClassifier | _MetaEnsemble, p: np.ndarray,
+               D: np.ndarray, classes: Sequence[str]) -> np.ndarray:
         """A calibrated blend of a linear head's probabilities ``p`` (over ``classes``)
         and its tree meta-learner's on the dense rows ``D``."""
         pm = np.zeros_like(p)
@@ -468,8 +491,9 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         S = _sequence_features(P, struct)
         p1 = self.heads_["level1"].proba(self._with_sequence(Xf, S))
         D = self._dense(Xf, P, S)
-        if self.meta_ is not None:
-            p1 = self._blend(self.meta_, p1, D, LEVEL1_PRACTITIONER)
+        if self.meta_ is not None and is_p.any():
+            # level 1 is only read on practitioner rows
+            p1[is_p] = self._blend(self.meta_, p1[is_p], D[is_p], LEVEL1_PRACTITIONER)
         return Xf, p1, is_p, D
 
     def _level2(self, lv: str, X: sp.csr_matrix) -> np.ndarray:
@@ -486,9 +510,11 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         Xf, p1, is_p, D = self._level1(X)
         n = Xf.shape[0]
         p2 = {lv: self._level2(lv, Xf) for lv in (*LEVEL1_PRACTITIONER, LEVEL1_CLIENT)}
-        if self.meta_question_ is not None and D is not None:
-            p2["question"] = self._blend(self.meta_question_, p2["question"], D,
-                                         _LEVEL2_CLASSES["question"])
+        q = np.flatnonzero(is_p & (p1.argmax(axis=1) == 0))
+        if self.meta_question_ is not None and D is not None and len(q):
+            # open|closed matters only where level 1 chose "question"
+            p2["question"][q] = self._blend(self.meta_question_, p2["question"][q], D[q],
+                                            _LEVEL2_CLASSES["question"])
         codes: list[Code] = []
         conf = np.zeros(n)
         m = self.margin

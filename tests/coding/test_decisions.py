@@ -199,3 +199,26 @@ def test_nb_head_is_logistic_regression_on_log_count_ratio_scaled_ngrams() -> No
         lr = LogisticRegression(C=2.0, solver="liblinear", random_state=0).fit(Xs, pos.astype(int))
         assert np.allclose(X @ head.weights_[:, j] + head.intercepts_[j], lr.decision_function(Xs))
     assert np.allclose(head.proba(X).sum(axis=1), 1.0)
+
+
+def test_open_closed_meta_learners_decide_only_where_level1_says_question(
+        tiny_coder: MitiCoder) -> None:
+    """The averaged open|closed meta-learners are blended in on the rows coded as
+    questions and nowhere else; there they are the mean of their members."""
+    turns = read_text("P: How have the weekends been going? Did you drink last Saturday?\n"
+                      "C: Yeah, a bit.\nP: You don't see a problem with a few cans.\n"
+                      "C: No, it helps me relax after work.\n")
+    X = tiny_coder.pipeline.named_steps["features"].transform(build_contexts(segment_turns(turns)))
+    clf = tiny_coder.pipeline.named_steps["classify"]
+    _, _, probs = clf.decide(X)
+    Xf, _, is_p = clf._split(X)
+    linear = clf._level2("question", Xf)
+    q = is_p & (probs["level1"].argmax(axis=1) == 0)
+    assert q.any() and (~q).any()
+    assert np.array_equal(probs["question"][~q], linear[~q])
+    D = clf._level1(X)[3]
+    members = np.mean([m.predict_proba(D[q]) for m in clf.meta_question_.members], axis=0)
+    assert len(clf.meta_question_.members) > 1
+    expected = (1 - clf.meta_weight) * linear[q] + clf.meta_weight * members[
+        :, [list(clf.meta_question_.classes_).index(c) for c in ("open", "closed")]]
+    assert np.allclose(probs["question"][q], expected)
