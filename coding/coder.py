@@ -121,15 +121,15 @@ class _Head:
         base = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear",
                                   random_state=0)
         y = np.asarray(y, dtype=object)
-        # binary: one model for the second class, as scikit-learn does
-        targets = labels[1:] if len(labels) == 2 else labels
         if self.nb_mix is None:
             self.model = base if len(labels) == 2 else OneVsRestClassifier(base)
             self.model.fit(X, y)
             fitted = [self.model] if len(labels) == 2 else self.model.estimators_
             weights = [e.coef_.ravel() for e in fitted]
         else:
-            scales = self._nb_scales(sp.csr_matrix(X), y, targets)
+            # binary: one model for the second class, as scikit-learn does
+            targets = labels[1:] if len(labels) == 2 else labels
+            scales = _nb_scales(sp.csr_matrix(X), y, targets, self.nb_mix)
             fitted = [clone(base).fit(X @ sp.diags(sc), (y == c).astype(int))
                       for c, sc in zip(targets, scales)]
             weights = [e.coef_.ravel() * sc for e, sc in zip(fitted, scales)]
@@ -139,23 +139,6 @@ class _Head:
         self.intercepts_ = np.asarray([float(e.intercept_[0]) for e in fitted])
         self.columns_ = [list(self.classes_).index(c) for c in labels]
         return self
-
-    def _nb_scales(self, X: sp.csr_matrix, y: np.ndarray, targets: Sequence[str]
-                   ) -> list[np.ndarray]:
-        """Per target class, the column scales of NB-LR (1 outside the n-gram columns:
-        the dense cues and vectors keep their own scale)."""
-        assert self.nb_mix is not None
-        density = np.diff(X.tocsc().indptr) / X.shape[0]
-        ngram = (X.min(axis=0).toarray().ravel() >= 0) & (density < _NB_MAX_DENSITY)
-        out = []
-        for c in targets:
-            pos = y == c
-            p = np.asarray(X[np.flatnonzero(pos)].sum(axis=0)).ravel()[ngram] + _NB_ALPHA
-            q = np.asarray(X[np.flatnonzero(~pos)].sum(axis=0)).ravel()[ngram] + _NB_ALPHA
-            sc = np.ones(X.shape[1])
-            sc[ngram] = self.nb_mix + (1.0 - self.nb_mix) * np.log((p / p.sum()) / (q / q.sum()))
-            out.append(sc)
-        return out
 
     def proba(self, X: sp.csr_matrix) -> np.ndarray:
         """Probabilities over ``self.classes_`` (all declared classes, zeros if unseen):
@@ -174,10 +157,27 @@ class _Head:
 # smoothing added to the class sums of TF-IDF values, and the most rows a column may
 # fill and still count as an n-gram. Chosen on AnnoMI's development folds: mix 0 gave
 # 0.514, 0.5 gave 0.519, 0.75 gave 0.511.
-_QUESTION_META_MEMBERS = 5  # open|closed meta-learners averaged (see _MetaEnsemble)
 _NB_MIX = 0.5
 _NB_ALPHA = 1.0
 _NB_MAX_DENSITY = 0.2
+_QUESTION_META_MEMBERS = 5  # open|closed meta-learners averaged (see _MetaEnsemble)
+
+
+def _nb_scales(X: sp.csr_matrix, y: np.ndarray, targets: Sequence[str], mix: float
+               ) -> list[np.ndarray]:
+    """Per target class, the column scales of NB-LR (1 outside the n-gram columns:
+    the dense cues and vectors keep their own scale)."""
+    density = np.diff(X.tocsc().indptr) / X.shape[0]
+    ngram = (X.min(axis=0).toarray().ravel() >= 0) & (density < _NB_MAX_DENSITY)
+    out = []
+    for c in targets:
+        pos = y == c
+        p = np.asarray(X[np.flatnonzero(pos)].sum(axis=0)).ravel()[ngram] + _NB_ALPHA
+        q = np.asarray(X[np.flatnonzero(~pos)].sum(axis=0)).ravel()[ngram] + _NB_ALPHA
+        sc = np.ones(X.shape[1])
+        sc[ngram] = mix + (1.0 - mix) * np.log((p / p.sum()) / (q / q.sum()))
+        out.append(sc)
+    return out
 _N_BASE = 7  # stage-1 probabilities per row: 4 practitioner level-1 + 3 client
 
 
@@ -444,21 +444,19 @@ class TwoLevelClassifier(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
             return list(Parallel(n_jobs=self.n_jobs, prefer="threads")(
                 delayed(_on_one_core)(f, *args) for f, *args in jobs))
 
-    def _fit_meta(self, D: np.ndarray, y: np.ndarray) -> HistGradientBoostingClassifier:
+    def _fit_meta(self, D: np.ndarray, y: np.ndarray, seed: int = 0,
+                  max_features: float = 1.0) -> HistGradientBoostingClassifier:
         # Small trees over dense cues: the MITI rules interact (overlap with the client's
         # turn AND a you-subject AND a "yeah, exactly" reply), which a linear head cannot
         # represent. Fixed a priori, no early stopping: deterministic and fast.
         return HistGradientBoostingClassifier(
-            max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
-            class_weight=self.class_weight, early_stopping=False, random_state=0,
+            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, max_features=max_features,
+            class_weight=self.class_weight, early_stopping=False, random_state=seed,
         ).fit(D, y.astype(str))
 
     def _fit_meta_ensemble(self, D: np.ndarray, y: np.ndarray) -> _MetaEnsemble:
-        return _MetaEnsemble([
-            HistGradientBoostingClassifier(
-                max_iter=200, learning_rate=0.05, max_leaf_nodes=15, max_features=0.5,
-                class_weight=self.class_weight, early_stopping=False, random_state=seed,
-            ).fit(D, y.astype(str)) for seed in range(_QUESTION_META_MEMBERS)])
+        return _MetaEnsemble([self._fit_meta(D, y, seed, max_features=0.5)
+                              for seed in range(_QUESTION_META_MEMBERS)])
 
     @staticmethod
     def _dense(Xf: sp.csr_matrix, P: np.ndarray, S: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
 
 from coding.coder import (
     MitiCoder,
@@ -182,8 +183,6 @@ def test_head_probabilities_are_scikit_learns(present: tuple[str, ...]) -> None:
 def test_nb_head_is_logistic_regression_on_log_count_ratio_scaled_ngrams() -> None:
     """NB-LR (the client head): per class, liblinear on the n-gram columns scaled by
     mix + (1 - mix)·log-count ratio; dense cues that can be negative keep their scale."""
-    from sklearn.linear_model import LogisticRegression
-
     rng = np.random.default_rng(0)
     ngrams = sp.random(300, 20, density=0.05, format="csr", random_state=2)
     dense = rng.normal(size=(300, 3))
