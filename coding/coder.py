@@ -62,7 +62,7 @@ from coding.types import Code, CodedUtterance, Role, Turn, Utterance
 # 3: + level-1 gradient-boosted meta-learner, tuned class priors; 4: trained on short
 # exchanges too (same file layout: the bump makes cached default coders retrain);
 # 5: spaCy's token vectors as features, open/closed question cues, heads keep their
-# weights as one matrix; 6: NB-LR client head
+# weights as one matrix; 6: NB-LR client head, averaged open/closed meta-learners
 FORMAT_VERSION = 6
 MODEL_NAME = "miti-coder"
 CURRENT_FILE = "CURRENT"
@@ -160,7 +160,6 @@ class _Head:
 _NB_MIX = 0.5
 _NB_ALPHA = 1.0
 _NB_MAX_DENSITY = 0.2
-_QUESTION_META_MEMBERS = 5  # open|closed meta-learners averaged (see _MetaEnsemble)
 
 
 def _nb_scales(X: sp.csr_matrix, y: np.ndarray, targets: Sequence[str], mix: float
@@ -178,6 +177,8 @@ def _nb_scales(X: sp.csr_matrix, y: np.ndarray, targets: Sequence[str], mix: flo
         sc[ngram] = mix + (1.0 - mix) * np.log((p / p.sum()) / (q / q.sum()))
         out.append(sc)
     return out
+
+
 _N_BASE = 7  # stage-1 probabilities per row: 4 practitioner level-1 + 3 client
 
 
@@ -296,6 +297,9 @@ def _reweight(P: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
         return P
     Q = P * np.exp(bias)
     return Q / np.clip(Q.sum(axis=1, keepdims=True), 1e-12, None)
+
+
+_QUESTION_META_MEMBERS = 5  # open|closed meta-learners averaged, seeds 0..4 (fixed a priori)
 
 
 class _MetaEnsemble:
