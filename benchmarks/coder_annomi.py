@@ -5,7 +5,8 @@
 1. AnnoMI-trained coder: grouped 5-fold CV by transcript (stratified by
    mi_quality), evaluated at AnnoMI's unit with the production path (spaCy
    segmentation + the roll-up rule in coding.evaluate); also without segmentation
-   (each AnnoMI unit coded as one utterance) for comparison.
+   (each AnnoMI unit coded as one utterance) for comparison. Each CV also gives
+   per-fold macro-F1s and 95% intervals from resampling whole transcripts.
 2. AnnoMI + project corpus: same CV, the project corpus added to every training fold.
 3. The default model (project corpus only) evaluated on the whole AnnoMI file, and
    on the project's held-out dialogues (``coding/data/heldout``: transcript-style
@@ -53,6 +54,8 @@ def _brief(r: dict[str, Any]) -> dict[str, Any]:
     out = {k: r[k]["macro_f1"] for k in ("therapist_behaviour", "question_subtype",
                                          "reflection_subtype", "client_talk_type")}
     out.update(r["session"])
+    if "interval_95" in r:  # cross-validation: how far each figure could move on other transcripts
+        out["interval_95"] = r["interval_95"]
     return out
 
 

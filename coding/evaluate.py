@@ -17,7 +17,9 @@ Session metrics are per transcript: Pearson r between gold and predicted counts
 of reflection units and question units, and of R:Q (transcripts with gold and
 predicted Q > 0); AUC separating high from low ``mi_quality`` transcripts by the
 coder's estimated global quality ((Technical + Relational) / 2, from
-:func:`coding.miti.summarise` over the coded utterances).
+:func:`coding.miti.summarise` over the coded utterances). How far a macro-F1 could
+move on other transcripts of the same kind is shown by resampling whole transcripts
+(:func:`bootstrap_intervals`).
 """
 
 from __future__ import annotations
@@ -119,40 +121,46 @@ def _pearson(a: list[float], b: list[float]) -> float | None:
     return round(float(np.corrcoef(a, b)[0, 1]), 4)
 
 
+TASKS = ("therapist_behaviour", "question_subtype", "reflection_subtype", "client_talk_type")
+
+
+def _label_pairs(d: LabelledDialogue, units: list[dict[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """(gold, predicted) AnnoMI labels of one dialogue's units, task by task."""
+    out: dict[str, list[tuple[str, str]]] = {t: [] for t in TASKS}
+    for u, lab in zip(d.utterances, units):
+        a = u.annomi or {}
+        if u.role is Role.CLIENT:
+            out["client_talk_type"].append((a.get("client_talk_type", ""),
+                                            lab.get("client_talk_type", "neutral")))
+            continue
+        gb = a.get("main_therapist_behaviour", "")
+        pb = lab.get("main_therapist_behaviour", "other")
+        out["therapist_behaviour"].append((gb, pb))
+        # subtypes are scored where gold AND prediction agree on the behaviour
+        if gb == pb == "question" and a.get("question_subtype") in ("open", "closed"):
+            out["question_subtype"].append((a["question_subtype"], lab["question_subtype"]))
+        if gb == pb == "reflection" and a.get("reflection_subtype") in ("simple", "complex"):
+            out["reflection_subtype"].append((a["reflection_subtype"], lab["reflection_subtype"]))
+    return out
+
+
 def evaluate_predictions(dialogues: Sequence[LabelledDialogue],
                          preds: Sequence[tuple[list[dict[str, str]], list[CodedUtterance]]]
                          ) -> dict[str, Any]:
     """Metrics (the documented dict) from per-dialogue unit predictions."""
-    g: dict[str, list[str]] = {"b": [], "q": [], "r": [], "c": []}
-    p: dict[str, list[str]] = {"b": [], "q": [], "r": [], "c": []}
+    pooled: dict[str, list[tuple[str, str]]] = {t: [] for t in TASKS}
     sess: dict[str, list[float]] = {k: [] for k in ("gr", "pr", "gq", "pq", "grq", "prq")}
     auc_y: list[int] = []
     auc_s: list[float] = []
     n = 0
     for d, (units, coded) in zip(dialogues, preds):
-        gr = pr = gq = pq = 0
-        for u, lab in zip(d.utterances, units):
-            a = u.annomi or {}
-            n += 1
-            if u.role is Role.CLIENT:
-                g["c"].append(a.get("client_talk_type", ""))
-                p["c"].append(lab.get("client_talk_type", "neutral"))
-                continue
-            gb = a.get("main_therapist_behaviour", "")
-            pb = lab.get("main_therapist_behaviour", "other")
-            g["b"].append(gb)
-            p["b"].append(pb)
-            gr += gb == "reflection"
-            pr += pb == "reflection"
-            gq += gb == "question"
-            pq += pb == "question"
-            # subtypes are scored where gold AND prediction agree on the behaviour
-            if gb == pb == "question" and a.get("question_subtype") in ("open", "closed"):
-                g["q"].append(a["question_subtype"])
-                p["q"].append(lab["question_subtype"])
-            if gb == pb == "reflection" and a.get("reflection_subtype") in ("simple", "complex"):
-                g["r"].append(a["reflection_subtype"])
-                p["r"].append(lab["reflection_subtype"])
+        n += min(len(d.utterances), len(units))
+        pairs = _label_pairs(d, units)
+        for t in TASKS:
+            pooled[t] += pairs[t]
+        b = pairs["therapist_behaviour"]
+        gr, pr = sum(g == "reflection" for g, _ in b), sum(p == "reflection" for _, p in b)
+        gq, pq = sum(g == "question" for g, _ in b), sum(p == "question" for _, p in b)
         sess["gr"].append(gr)
         sess["pr"].append(pr)
         sess["gq"].append(gq)
@@ -168,10 +176,7 @@ def evaluate_predictions(dialogues: Sequence[LabelledDialogue],
                 auc_s.append((s["technical"] + s["relational"]) / 2)
     auc = (round(float(roc_auc_score(auc_y, auc_s)), 4) if len(set(auc_y)) == 2 else None)
     return {
-        "therapist_behaviour": _scores(g["b"], p["b"]),
-        "question_subtype": _scores(g["q"], p["q"]),
-        "reflection_subtype": _scores(g["r"], p["r"]),
-        "client_talk_type": _scores(g["c"], p["c"]),
+        **{t: _scores(*_unzip(pooled[t])) for t in TASKS},
         "session": {
             "reflections_pearson": _pearson(sess["gr"], sess["pr"]),
             "questions_pearson": _pearson(sess["gq"], sess["pq"]),
@@ -180,6 +185,38 @@ def evaluate_predictions(dialogues: Sequence[LabelledDialogue],
         },
         "n_utterances": n,
     }
+
+
+def bootstrap_intervals(dialogues: Sequence[LabelledDialogue],
+                        preds: Sequence[tuple[list[dict[str, str]], list[CodedUtterance]]],
+                        *, reps: int = 2000, seed: int = 0) -> dict[str, list[float]]:
+    """95% percentile intervals of the four macro-F1s, resampling whole transcripts.
+
+    Units of one transcript are not independent (one practitioner, one client, one
+    topic), so the transcript is what is drawn with replacement; each draw's macro-F1
+    averages the classes that occur in its gold labels, as :func:`_scores` does.
+    """
+    pairs = [_label_pairs(d, units) for d, (units, _) in zip(dialogues, preds)]
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(pairs), size=(reps, len(pairs)))
+    out: dict[str, list[float]] = {}
+    for t in TASKS:
+        labels = sorted({x for ps in pairs for pair in ps[t] for x in pair})
+        if not labels:
+            continue
+        ix = {lab: i for i, lab in enumerate(labels)}
+        conf = np.zeros((len(pairs), len(labels), len(labels)))
+        for j, ps in enumerate(pairs):
+            for g, p in ps[t]:
+                conf[j, ix[g], ix[p]] += 1
+        m = conf[draws].sum(axis=1)  # one confusion matrix per draw
+        tp = np.diagonal(m, axis1=1, axis2=2)
+        gold, pred = m.sum(axis=2), m.sum(axis=1)
+        f1 = np.divide(2 * tp, gold + pred, out=np.zeros_like(tp), where=gold + pred > 0)
+        present = gold > 0
+        macro = (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+        out[t] = [round(float(v), 4) for v in np.percentile(macro, [2.5, 97.5])]
+    return out
 
 
 def code_agreement(gold: Sequence[Code], pred: Sequence[Code]) -> dict[str, Any]:
@@ -248,7 +285,8 @@ def cross_validate(dialogues: Sequence[LabelledDialogue],
                    train: Callable[[list[LabelledDialogue]], MitiCoder], *, n_splits: int = 5,
                    seed: int = 0, extra_train: Sequence[LabelledDialogue] = (),
                    segment: bool = True) -> dict[str, Any]:
-    """Grouped K-fold CV by transcript; metrics on the pooled out-of-fold predictions."""
+    """Grouped K-fold CV by transcript: metrics on the pooled out-of-fold predictions, each
+    fold's macro-F1s (``per_fold``) and transcript-bootstrap intervals (``interval_95``)."""
     folds = grouped_folds(dialogues, n_splits, seed)
     preds: list[Any] = [None] * len(dialogues)
     for f in folds:
@@ -258,4 +296,7 @@ def cross_validate(dialogues: Sequence[LabelledDialogue],
             preds[i] = predict_units(coder, dialogues[i], segment=segment)
     out = evaluate_predictions(dialogues, preds)
     out["folds"] = n_splits
+    out["per_fold"] = [{t: r[t]["macro_f1"] for t in TASKS} for r in (
+        evaluate_predictions([dialogues[i] for i in f], [preds[i] for i in f]) for f in folds)]
+    out["interval_95"] = bootstrap_intervals(dialogues, preds)
     return out
