@@ -85,7 +85,20 @@
     window.location.reload();
   }
 
-  async function change(row, op, body) {
+  // Changes go to the server one at a time, in the order they were made: each answer
+  // carries the session summary as the server then saw it, so answers overtaking each
+  // other (three keys pressed quickly) would leave an older summary on screen, and a
+  // second change to a row must send the version the first one returned.
+  // A queued change counts as pending from the start, so sign-off and leaving wait for it.
+  let queue = Promise.resolve();
+  function change(row, op, body) {
+    pending += 1;
+    const run = queue.then(() => send(row, op, body));
+    queue = run.catch(() => null).then(() => { pending -= 1; });
+    return run;
+  }
+
+  async function send(row, op, body) {
     body = Object.assign({ version: Number(row.dataset.version) }, body || {});
     let data;
     try {
