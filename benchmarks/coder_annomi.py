@@ -42,7 +42,7 @@ from results_file import write_results
 from coding import segment
 from coding.coder import train_coder
 from coding.corpus import default_corpus_dir, read_annomi, read_corpus_paths
-from coding.evaluate import cross_validate, evaluate_coder, evaluate_codes
+from coding.evaluate import TASKS, cross_validate, evaluate_coder, evaluate_codes
 from coding.types import Turn
 
 TARGETS = {"therapist_behaviour": 0.78, "question_subtype": 0.80, "reflection_subtype": 0.62,
@@ -51,8 +51,7 @@ TARGETS = {"therapist_behaviour": 0.78, "question_subtype": 0.80, "reflection_su
 
 
 def _brief(r: dict[str, Any]) -> dict[str, Any]:
-    out = {k: r[k]["macro_f1"] for k in ("therapist_behaviour", "question_subtype",
-                                         "reflection_subtype", "client_talk_type")}
+    out = {k: r[k]["macro_f1"] for k in TASKS}
     out.update(r["session"])
     if "interval_95" in r:  # cross-validation: how far each figure could move on other transcripts
         out["interval_95"] = r["interval_95"]
